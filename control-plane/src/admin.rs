@@ -1,0 +1,130 @@
+//! Operator actions: creating tenants and their access keys.
+
+use fjord_common::secret::{MasterKey, random_string};
+
+use crate::store::tenants::TenantRow;
+use crate::store::{Store, StoreError, TenantId};
+
+/// A freshly created access key; the secret is shown once and never stored in the clear.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewAccessKey {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// A tenant with its first access key.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewTenant {
+    pub tenant_id: String,
+    pub name: String,
+    pub account_id: String,
+    #[serde(flatten)]
+    pub access_key: NewAccessKey,
+}
+
+const ACCESS_KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Creates a tenant with the given quotas and a first access key.
+pub async fn create_tenant(
+    store: &Store,
+    master_key: &MasterKey,
+    name: &str,
+    shard_limit: u32,
+    on_demand_stream_limit: u32,
+) -> anyhow::Result<NewTenant> {
+    if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
+        anyhow::bail!("a tenant name must be 1-128 printable characters");
+    }
+    let tenant: TenantRow = match store
+        .create_tenant(name, shard_limit, on_demand_stream_limit, || {
+            random_string(b"0123456789", 12).unwrap_or_default()
+        })
+        .await
+    {
+        Ok(tenant) => tenant,
+        Err(StoreError::AlreadyExists) => anyhow::bail!("a tenant named {name:?} already exists"),
+        Err(error) => return Err(error.into()),
+    };
+    let access_key = create_access_key(store, master_key, TenantId(tenant.id), "first key").await?;
+    Ok(NewTenant {
+        tenant_id: tenant.id.to_string(),
+        name: tenant.name,
+        account_id: tenant.account_id,
+        access_key,
+    })
+}
+
+/// Creates an access key for a tenant.
+pub async fn create_access_key(
+    store: &Store,
+    master_key: &MasterKey,
+    tenant_id: TenantId,
+    description: &str,
+) -> anyhow::Result<NewAccessKey> {
+    let access_key_id = format!("AKIA{}", random_string(ACCESS_KEY_ALPHABET, 16)?);
+    let secret_access_key = random_string(SECRET_ALPHABET, 40)?;
+    let sealed = master_key
+        .secret_box()
+        .seal(&secret_access_key, &access_key_id)?;
+    store
+        .insert_access_key(
+            tenant_id,
+            access_key_id.clone(),
+            sealed,
+            description.to_owned(),
+        )
+        .await?;
+    Ok(NewAccessKey {
+        access_key_id,
+        secret_access_key,
+    })
+}
+
+/// The named tenant with its first enabled access key, created if missing. For the
+/// development quick start, which prints a working key on every start.
+pub async fn ensure_demo_tenant(
+    store: &Store,
+    master_key: &MasterKey,
+    name: &str,
+    shard_limit: u32,
+    on_demand_stream_limit: u32,
+) -> anyhow::Result<NewTenant> {
+    let Some(tenant) = store.tenant_by_name(name).await? else {
+        return create_tenant(store, master_key, name, shard_limit, on_demand_stream_limit).await;
+    };
+    let tenant_id = TenantId(tenant.id);
+    let access_key = match store.access_keys_of(tenant_id).await?.into_iter().next() {
+        Some((access_key_id, sealed)) => NewAccessKey {
+            secret_access_key: master_key.secret_box().open(&sealed, &access_key_id)?,
+            access_key_id,
+        },
+        None => create_access_key(store, master_key, tenant_id, "demo key").await?,
+    };
+    Ok(NewTenant {
+        tenant_id: tenant.id.to_string(),
+        name: tenant.name,
+        account_id: tenant.account_id,
+        access_key,
+    })
+}
+
+/// Waits (up to `timeout`) until the control plane has pushed the key to the data plane, so a
+/// key printed to a user works at once. `false` if it did not happen in time (for example,
+/// no control plane is running yet: the key becomes usable when one starts).
+pub async fn wait_until_usable(
+    store: &Store,
+    access_key_id: &str,
+    timeout: std::time::Duration,
+) -> anyhow::Result<bool> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if store.access_key_published(access_key_id).await? {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}

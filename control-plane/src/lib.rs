@@ -1,0 +1,105 @@
+//! Fjord's control plane: the source of truth for configuration.
+//!
+//! It owns tenants, access keys and streams in Postgres ([`store`]), the reconciler that makes
+//! NATS JetStream and the config bucket match that desired state ([`reconciler`]), stream
+//! administration in Kinesis terms ([`kinesis`]) served to the gateway over the internal API
+//! ([`http`]), and operator actions ([`admin`]). It never serves records: that is the data
+//! plane's job.
+
+pub mod admin;
+pub mod http;
+pub mod kinesis;
+pub mod reconciler;
+pub mod store;
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use async_nats::jetstream;
+use fjord_common::config::FjordConfig;
+use fjord_common::naming::Names;
+use fjord_common::token::TokenSigner;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::kinesis::KinesisAdmin;
+use crate::reconciler::Reconciler;
+use crate::store::Store;
+
+/// Default retention of a new stream, as on AWS.
+pub const DEFAULT_RETENTION_HOURS: i32 = 24;
+
+/// Opens (creating if needed) the config bucket the data plane watches.
+pub async fn config_bucket(
+    jetstream: &jetstream::Context,
+    names: &Names,
+    replicas: usize,
+) -> anyhow::Result<jetstream::kv::Store> {
+    let bucket = names.config_bucket();
+    if let Ok(store) = jetstream.get_key_value(&bucket).await {
+        return Ok(store);
+    }
+    jetstream
+        .create_key_value(jetstream::kv::Config {
+            bucket: bucket.clone(),
+            description: "fjord resource specs pushed to the data plane".to_owned(),
+            history: 1,
+            storage: jetstream::stream::StorageType::File,
+            num_replicas: replicas,
+            ..Default::default()
+        })
+        .await
+        .with_context(|| format!("cannot create config bucket {bucket}"))
+}
+
+/// Runs the control plane (internal API and reconciler) until `cancel` fires.
+pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Result<()> {
+    let master_key = config.master_key()?;
+    let internal_token = config.internal_token()?.to_owned();
+    // Bound first: once the config bucket exists, gateways may forward calls here at once.
+    let listener = tokio::net::TcpListener::bind(&config.control_plane.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.control_plane.listen))?;
+    tracing::info!(listen = %config.control_plane.listen, "control plane listening");
+    let store = Store::connect(&config.postgres.url, config.postgres.max_connections).await?;
+    let nats = async_nats::connect(&config.nats.url)
+        .await
+        .with_context(|| format!("cannot connect to NATS at {}", config.nats.url))?;
+    let jetstream = jetstream::new(nats);
+    let names = Names::new(&config.nats.prefix);
+    let config_bucket = config_bucket(&jetstream, &names, config.nats.replicas).await?;
+
+    let reconciler = Reconciler {
+        store: store.clone(),
+        jetstream,
+        config_bucket,
+        names,
+        replicas: config.nats.replicas,
+        region: config.region.clone(),
+        interval: Duration::from_millis(config.control_plane.reconcile_interval_ms),
+    };
+    let admin = KinesisAdmin {
+        store,
+        region: config.region.clone(),
+        tokens: TokenSigner::new(master_key.derive("pagination-tokens")),
+        default_retention_hours: DEFAULT_RETENTION_HOURS,
+    };
+
+    let tasks = TaskTracker::new();
+    let reconciler_cancel = cancel.clone();
+    let reconciler_task = tasks.spawn(async move { reconciler.run(reconciler_cancel).await });
+    let router = http::router(http::InternalState {
+        admin,
+        internal_token: std::sync::Arc::from(internal_token),
+    });
+    let server_cancel = cancel.clone();
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(async move { server_cancel.cancelled().await });
+    tasks.close();
+    let served = server.await.context("control plane server failed");
+    cancel.cancel();
+    let reconciled = reconciler_task.await.context("reconciler panicked")?;
+    tasks.wait().await;
+    served?;
+    reconciled
+}

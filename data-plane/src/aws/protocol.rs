@@ -1,0 +1,190 @@
+//! The AWS JSON 1.1 envelope: `POST /` with `X-Amz-Target: Kinesis_20131202.<Action>`.
+//!
+//! A request is size-limited while it is read (never buffered whole beyond the limit), its
+//! SigV4 signature is verified against the access key the catalog holds, and the action's
+//! answer or error is written with AWS's content type, status and `x-amzn-RequestId`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderValue, Request, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use fjord_common::aws_error::{AwsError, AwsErrorKind};
+use http_body_util::{BodyExt as _, Limited};
+
+use super::kinesis::{Caller, MAX_PUT_RECORDS_BYTES, dispatch, is_known_action};
+use super::sigv4::{self, SigV4Error};
+use crate::gateway::Gateway;
+
+/// Largest request body accepted: a full PutRecords (5 MiB of data) base64 encoded, with
+/// room for JSON framing and partition keys.
+pub(crate) const MAX_BODY_BYTES: usize = MAX_PUT_RECORDS_BYTES * 2;
+const TARGET_PREFIX: &str = "Kinesis_20131202.";
+const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+
+pub(crate) fn router(gateway: Arc<Gateway>) -> Router {
+    Router::new()
+        .route("/", post(handle))
+        .route("/health", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(gateway)
+}
+
+async fn handle(State(gateway): State<Arc<Gateway>>, request: Request<Body>) -> Response {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let target = request
+        .headers()
+        .get("x-amz-target")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let action = target
+        .strip_prefix(TARGET_PREFIX)
+        .unwrap_or_default()
+        .to_owned();
+    let outcome = serve(&gateway, request, &action).await;
+    let (status, body) = match outcome {
+        Ok(answer) => answer,
+        Err(error) => {
+            if error.kind.http_status() >= 500 {
+                tracing::warn!(%request_id, action, kind = error.kind.type_name(), "request failed");
+            }
+            (
+                error.kind.http_status(),
+                bytes::Bytes::from(error.to_body()),
+            )
+        }
+    };
+    let mut response = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body,
+    )
+        .into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert("x-amzn-RequestId", value);
+    }
+    response
+}
+
+async fn serve(
+    gateway: &Gateway,
+    request: Request<Body>,
+    action: &str,
+) -> Result<(u16, bytes::Bytes), AwsError> {
+    let (parts, body) = request.into_parts();
+    let declared_length = parts
+        .headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<usize>().ok());
+    if declared_length.is_some_and(|length| length > MAX_BODY_BYTES) {
+        return Err(too_large());
+    }
+    let body = Limited::new(body, MAX_BODY_BYTES)
+        .collect()
+        .await
+        .map_err(|error| {
+            if error.is::<http_body_util::LengthLimitError>() {
+                too_large()
+            } else {
+                AwsError::new(
+                    AwsErrorKind::SerializationException,
+                    "The request body could not be read.",
+                )
+            }
+        })?
+        .to_bytes();
+    let caller = authenticate(gateway, &parts, &body).await?;
+    if !is_known_action(action) {
+        return Err(AwsError::new(
+            AwsErrorKind::UnknownOperationException,
+            if action.is_empty() {
+                "Missing or unknown X-Amz-Target.".to_owned()
+            } else {
+                format!("Unknown operation {action}")
+            },
+        ));
+    }
+    dispatch(gateway, &caller, action, body).await
+}
+
+fn too_large() -> AwsError {
+    AwsError::invalid_argument(format!(
+        "The request body exceeds the maximum allowed size of {MAX_BODY_BYTES} bytes."
+    ))
+}
+
+/// Verifies the request's signature; the access key selects the tenant.
+async fn authenticate(
+    gateway: &Gateway,
+    parts: &axum::http::request::Parts,
+    body: &[u8],
+) -> Result<Caller, AwsError> {
+    let authorization =
+        sigv4::parse_request(&parts.uri, &parts.headers).map_err(signature_error)?;
+    sigv4::check_clock_skew(&authorization, chrono::Utc::now()).map_err(signature_error)?;
+    let key = match gateway
+        .catalog
+        .access_key(&authorization.access_key_id)
+        .await
+    {
+        Some(key) if key.enabled => key,
+        _ => {
+            return Err(AwsError::new(
+                AwsErrorKind::UnrecognizedClientException,
+                "The security token included in the request is invalid.",
+            ));
+        }
+    };
+    sigv4::check_scope(&authorization, &authorization.region, "kinesis")
+        .map_err(signature_error)?;
+    let payload_hash = sigv4::sha256_hex(body);
+    if let Some(declared) = parts
+        .headers
+        .get("x-amz-content-sha256")
+        .and_then(|value| value.to_str().ok())
+        && declared != "UNSIGNED-PAYLOAD"
+        && declared != payload_hash
+    {
+        return Err(AwsError::new(
+            AwsErrorKind::InvalidSignatureException,
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        ));
+    }
+    let signing_key = gateway.signing_keys.get_or_derive(
+        &authorization.access_key_id,
+        &key.secret,
+        &authorization.date,
+        &authorization.region,
+        &authorization.service,
+    );
+    sigv4::verify(
+        &authorization,
+        &parts.method,
+        &parts.uri,
+        &parts.headers,
+        &payload_hash,
+        &signing_key,
+    )
+    .map_err(signature_error)?;
+    Ok(Caller {
+        tenant_id: key.tenant_id,
+        account_id: key.account_id.clone(),
+    })
+}
+
+fn signature_error(error: SigV4Error) -> AwsError {
+    let kind = match error {
+        SigV4Error::Missing => AwsErrorKind::MissingAuthenticationTokenException,
+        SigV4Error::Incomplete(_) => AwsErrorKind::IncompleteSignatureException,
+        SigV4Error::SignatureMismatch | SigV4Error::ClockSkew(_) => {
+            AwsErrorKind::InvalidSignatureException
+        }
+    };
+    AwsError::new(kind, error.to_string())
+}

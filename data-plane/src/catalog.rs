@@ -1,0 +1,199 @@
+//! The gateway's in-memory view of configuration, pushed by the control plane through the NATS
+//! KV config bucket. Requests are served from here; a miss (a key or stream newer than the
+//! watch has delivered) falls back to one KV read, never to Postgres.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context as _;
+use async_nats::jetstream::kv;
+use fjord_common::naming::Names;
+use fjord_common::secret::SecretBox;
+use fjord_common::spec::{AccessKeySpec, StreamSpec};
+use futures::StreamExt as _;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use crate::routing::RoutingTable;
+
+/// An access key, its secret opened with the master key.
+#[derive(Clone)]
+pub(crate) struct CachedKey {
+    pub(crate) tenant_id: Uuid,
+    pub(crate) account_id: String,
+    pub(crate) secret: String,
+    pub(crate) enabled: bool,
+}
+
+/// A stream spec with its routing table.
+#[derive(Debug)]
+pub(crate) struct CachedStream {
+    pub(crate) spec: StreamSpec,
+    pub(crate) routes: RoutingTable,
+}
+
+/// The cache, shared by every request.
+pub(crate) struct Catalog {
+    bucket: kv::Store,
+    secret_box: SecretBox,
+    keys: RwLock<HashMap<String, Arc<CachedKey>>>,
+    streams: RwLock<HashMap<(Uuid, String), Arc<CachedStream>>>,
+}
+
+enum Entry {
+    Key(String),
+    Stream(Uuid, String),
+}
+
+fn parse_key(key: &str) -> Option<Entry> {
+    if let Some(access_key_id) = key.strip_prefix("key.") {
+        return Some(Entry::Key(access_key_id.to_owned()));
+    }
+    let rest = key.strip_prefix("stream.")?;
+    let (tenant, name_hex) = rest.split_once('.')?;
+    let tenant_id = Uuid::parse_str(tenant).ok()?;
+    let name = String::from_utf8(hex::decode(name_hex).ok()?).ok()?;
+    Some(Entry::Stream(tenant_id, name))
+}
+
+impl Catalog {
+    pub(crate) fn new(bucket: kv::Store, secret_box: SecretBox) -> Arc<Self> {
+        Arc::new(Self {
+            bucket,
+            secret_box,
+            keys: RwLock::default(),
+            streams: RwLock::default(),
+        })
+    }
+
+    /// Follows the config bucket until `cancel` fires: every change lands within the watch's
+    /// delivery latency (milliseconds).
+    pub(crate) async fn watch(self: Arc<Self>, cancel: CancellationToken) -> anyhow::Result<()> {
+        loop {
+            let mut watch = self
+                .bucket
+                .watch_all_from_revision(1)
+                .await
+                .context("cannot watch the config bucket")?;
+            loop {
+                tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    entry = watch.next() => match entry {
+                        Some(Ok(entry)) => self.apply(&entry.key, entry.operation, &entry.value),
+                        Some(Err(error)) => {
+                            tracing::warn!(%error, "config watch failed, restarting");
+                            break;
+                        }
+                        None => break,
+                    }
+                }
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
+
+    fn apply(&self, key: &str, operation: kv::Operation, value: &[u8]) {
+        let Some(entry) = parse_key(key) else {
+            return;
+        };
+        let removed = !matches!(operation, kv::Operation::Put);
+        match entry {
+            Entry::Key(access_key_id) => {
+                if removed {
+                    write(&self.keys).remove(&access_key_id);
+                } else if let Some(cached) = self.open_key(value) {
+                    write(&self.keys).insert(access_key_id, Arc::new(cached));
+                }
+            }
+            Entry::Stream(tenant_id, name) => {
+                if removed {
+                    write(&self.streams).remove(&(tenant_id, name));
+                } else if let Ok(spec) = serde_json::from_slice::<StreamSpec>(value) {
+                    let routes = RoutingTable::new(&spec);
+                    let mut streams = write(&self.streams);
+                    let stale = streams
+                        .get(&(tenant_id, name.clone()))
+                        .is_some_and(|current| {
+                            current.spec.stream_id == spec.stream_id
+                                && current.spec.generation > spec.generation
+                        });
+                    if !stale {
+                        streams.insert((tenant_id, name), Arc::new(CachedStream { spec, routes }));
+                    }
+                }
+            }
+        }
+    }
+
+    fn open_key(&self, value: &[u8]) -> Option<CachedKey> {
+        let spec: AccessKeySpec = serde_json::from_slice(value).ok()?;
+        match self
+            .secret_box
+            .open(&spec.sealed_secret, &spec.access_key_id)
+        {
+            Ok(secret) => Some(CachedKey {
+                tenant_id: spec.tenant_id,
+                account_id: spec.account_id,
+                secret,
+                enabled: spec.enabled,
+            }),
+            Err(_) => {
+                tracing::error!(
+                    access_key_id = %spec.access_key_id,
+                    "cannot open an access key secret: is the master key the same on every role?"
+                );
+                None
+            }
+        }
+    }
+
+    /// The access key, from cache or (on a miss) from the bucket.
+    pub(crate) async fn access_key(&self, access_key_id: &str) -> Option<Arc<CachedKey>> {
+        if let Some(key) = read(&self.keys).get(access_key_id) {
+            return Some(key.clone());
+        }
+        if access_key_id.is_empty()
+            || access_key_id.len() > 128
+            || !access_key_id.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return None;
+        }
+        let value = self
+            .bucket
+            .get(Names::access_key_key(access_key_id))
+            .await
+            .ok()
+            .flatten()?;
+        let cached = Arc::new(self.open_key(&value)?);
+        write(&self.keys).insert(access_key_id.to_owned(), cached.clone());
+        Some(cached)
+    }
+
+    /// The stream, from cache or (on a miss) from the bucket.
+    pub(crate) async fn stream(&self, tenant_id: Uuid, name: &str) -> Option<Arc<CachedStream>> {
+        if let Some(stream) = read(&self.streams).get(&(tenant_id, name.to_owned())) {
+            return Some(stream.clone());
+        }
+        let value = self
+            .bucket
+            .get(Names::stream_key(tenant_id, name))
+            .await
+            .ok()
+            .flatten()?;
+        let spec: StreamSpec = serde_json::from_slice(&value).ok()?;
+        let routes = RoutingTable::new(&spec);
+        let cached = Arc::new(CachedStream { spec, routes });
+        write(&self.streams).insert((tenant_id, name.to_owned()), cached.clone());
+        Some(cached)
+    }
+}
+
+fn read<T>(lock: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    lock.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    lock.write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}

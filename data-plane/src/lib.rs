@@ -1,0 +1,87 @@
+//! Fjord's data plane: the AWS-compatible gateway on NATS JetStream.
+//!
+//! It verifies SigV4 signatures against access keys pushed by the control plane, stores and
+//! reads records in JetStream (one stream per shard, one message per put call and shard), and
+//! forwards stream administration to the control plane. It never talks to Postgres, and it
+//! holds no state of its own: any gateway can serve any request.
+
+mod aws;
+mod catalog;
+mod gateway;
+mod iterator;
+mod jetstream;
+mod routing;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use fjord_common::config::FjordConfig;
+use fjord_common::naming::Names;
+use fjord_common::token::TokenSigner;
+use tokio_util::sync::CancellationToken;
+
+use crate::aws::forward::Forwarder;
+use crate::aws::sigv4::SigningKeyCache;
+use crate::catalog::Catalog;
+use crate::gateway::Gateway;
+
+/// Room left in a NATS message for headers and framing.
+const MESSAGE_OVERHEAD_BYTES: usize = 4096;
+
+/// Runs the gateway until `cancel` fires.
+pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Result<()> {
+    let master_key = config.master_key()?;
+    let internal_token = config.internal_token()?;
+    let nats = async_nats::connect(&config.nats.url)
+        .await
+        .with_context(|| format!("cannot connect to NATS at {}", config.nats.url))?;
+    let max_payload = nats.server_info().max_payload;
+    let jetstream = async_nats::jetstream::new(nats);
+    let names = Names::new(&config.nats.prefix);
+    let bucket_name = names.config_bucket();
+    let bucket = loop {
+        match jetstream.get_key_value(&bucket_name).await {
+            Ok(bucket) => break bucket,
+            Err(error) => {
+                tracing::info!(%error, bucket = %bucket_name, "waiting for the control plane to create the config bucket");
+                tokio::select! {
+                    _ = cancel.cancelled() => return Ok(()),
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    };
+    let catalog = Catalog::new(bucket, master_key.secret_box());
+    let gateway = Arc::new(Gateway {
+        catalog: catalog.clone(),
+        jetstream,
+        names,
+        iterators: TokenSigner::new(master_key.derive("shard-iterators")),
+        iterator_lifetime_ms: config.gateway.iterator_lifetime_ms,
+        signing_keys: SigningKeyCache::new(),
+        forwarder: Forwarder::new(&config.gateway.control_plane_url, internal_token)?,
+        max_message_bytes: max_payload
+            .saturating_sub(MESSAGE_OVERHEAD_BYTES)
+            .max(64 * 1024),
+    });
+    if max_payload < 2 * 1024 * 1024 {
+        tracing::warn!(
+            max_payload,
+            "the NATS server's max_payload is below 2 MiB: records near 1 MiB will be refused; set max_payload: 8MB"
+        );
+    }
+    let listener = tokio::net::TcpListener::bind(&config.gateway.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.gateway.listen))?;
+    tracing::info!(listen = %config.gateway.listen, "gateway listening");
+    let watch = tokio::spawn(catalog.watch(cancel.clone()));
+    let server_cancel = cancel.clone();
+    let served = axum::serve(listener, aws::protocol::router(gateway))
+        .with_graceful_shutdown(async move { server_cancel.cancelled().await })
+        .await
+        .context("gateway server failed");
+    cancel.cancel();
+    watch.await.context("config watch panicked")??;
+    served
+}

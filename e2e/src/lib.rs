@@ -1,0 +1,368 @@
+//! Harness for Fjord's black-box tests: starts real `fjord` processes against the Postgres and
+//! NATS JetStream given by `FJORD__POSTGRES__URL` / `FJORD__NATS__URL` (as `.ci/services`
+//! exports them), each on a fresh database and NATS prefix, and builds official AWS SDK
+//! clients (and raw signed requests) against them.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context as _, bail};
+use aws_sdk_kinesis::config::{BehaviorVersion, Credentials, Region};
+use serde::Deserialize;
+
+pub const REGION: &str = "us-east-1";
+
+/// A tenant as `fjord admin create-tenant --output json` prints it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Tenant {
+    pub tenant_id: String,
+    pub name: String,
+    pub account_id: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+}
+
+/// One running `fjord serve`, killed when dropped.
+pub struct Fjord {
+    child: Option<Child>,
+    pub endpoint: String,
+    env: Vec<(String, String)>,
+    log_path: PathBuf,
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free local port")
+}
+
+fn random_hex(bytes: usize) -> String {
+    (0..bytes)
+        .map(|_| format!("{:02x}", uuid::Uuid::new_v4().as_bytes()[0]))
+        .collect()
+}
+
+/// The `fjord` binary: `FJORD_BIN`, or the one beside this test binary's `deps/` folder.
+pub fn fjord_binary() -> PathBuf {
+    if let Ok(path) = std::env::var("FJORD_BIN") {
+        return PathBuf::from(path);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target profile dir");
+    profile_dir.join("fjord")
+}
+
+pub fn postgres_url() -> String {
+    std::env::var("FJORD__POSTGRES__URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+pub fn nats_url() -> String {
+    std::env::var("FJORD__NATS__URL").unwrap_or_else(|_| "nats://127.0.0.1:4333".to_owned())
+}
+
+/// Options for a started Fjord.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Overrides of `FJORD__*` settings.
+    pub settings: Vec<(String, String)>,
+}
+
+impl Fjord {
+    /// Starts Fjord on a fresh database and NATS prefix.
+    pub async fn start() -> anyhow::Result<Self> {
+        Self::start_with(Options::default()).await
+    }
+
+    pub async fn start_with(options: Options) -> anyhow::Result<Self> {
+        let database = format!("fjord_e2e_{}", uuid::Uuid::new_v4().simple());
+        let admin_url = postgres_url();
+        let mut connection = sqlx_connect(&admin_url).await?;
+        sqlx::query(&format!("CREATE DATABASE {database}"))
+            .execute(&mut connection)
+            .await
+            .context("cannot create the test database")?;
+        let database_url = replace_database(&admin_url, &database);
+        let gateway_port = free_port();
+        let control_port = free_port();
+        let mut env = vec![
+            ("FJORD__POSTGRES__URL".to_owned(), database_url),
+            ("FJORD__NATS__URL".to_owned(), nats_url()),
+            (
+                "FJORD__NATS__PREFIX".to_owned(),
+                format!("e2e{}", random_hex(6)),
+            ),
+            ("FJORD__SECURITY__MASTER_KEY".to_owned(), random_hex(32)),
+            ("FJORD__SECURITY__INTERNAL_TOKEN".to_owned(), random_hex(16)),
+            (
+                "FJORD__GATEWAY__LISTEN".to_owned(),
+                format!("127.0.0.1:{gateway_port}"),
+            ),
+            (
+                "FJORD__GATEWAY__CONTROL_PLANE_URL".to_owned(),
+                format!("http://127.0.0.1:{control_port}"),
+            ),
+            (
+                "FJORD__CONTROL_PLANE__LISTEN".to_owned(),
+                format!("127.0.0.1:{control_port}"),
+            ),
+            (
+                "FJORD__CONTROL_PLANE__RECONCILE_INTERVAL_MS".to_owned(),
+                "200".to_owned(),
+            ),
+        ];
+        for (key, value) in options.settings {
+            env.retain(|(existing, _)| existing != &key);
+            env.push((key, value));
+        }
+        let log_dir = std::env::temp_dir().join("fjord-e2e-logs");
+        std::fs::create_dir_all(&log_dir)?;
+        let log_path = log_dir.join(format!("{database}.log"));
+        let mut fjord = Self {
+            child: None,
+            endpoint: format!("http://127.0.0.1:{gateway_port}"),
+            env,
+            log_path,
+        };
+        fjord.spawn().await?;
+        Ok(fjord)
+    }
+
+    async fn spawn(&mut self) -> anyhow::Result<()> {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_path)?;
+        let child = Command::new(fjord_binary())
+            .arg("serve")
+            .envs(self.env.iter().cloned())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .with_context(|| format!("cannot start {}", fjord_binary().display()))?;
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(response) = client.get(format!("{}/health", self.endpoint)).send().await
+                && response.status().is_success()
+            {
+                return Ok(());
+            }
+            if let Some(child) = self.child.as_mut()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                bail!("fjord exited with {status}; log: {}", self.log());
+            }
+            if Instant::now() > deadline {
+                bail!("fjord did not become healthy in 30 s; log: {}", self.log());
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The process log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// `kill -9`: no shutdown path runs.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill(); // SIGKILL on Unix
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the process again on the same database and NATS prefix.
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.kill9();
+        self.spawn().await
+    }
+
+    /// Runs `fjord admin create-tenant` against this installation.
+    pub async fn create_tenant(&self, name: &str) -> anyhow::Result<Tenant> {
+        self.create_tenant_with(name, &[]).await
+    }
+
+    pub async fn create_tenant_with(&self, name: &str, extra: &[&str]) -> anyhow::Result<Tenant> {
+        let output = tokio::process::Command::new(fjord_binary())
+            .args(["admin", "create-tenant", name, "--output", "json"])
+            .args(extra)
+            .envs(self.env.iter().cloned())
+            .env("RUST_LOG", "warn")
+            .output()
+            .await?;
+        if !output.status.success() {
+            bail!(
+                "create-tenant failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let text = String::from_utf8(output.stdout)?;
+        serde_json::from_str(text.trim()).with_context(|| format!("unexpected output {text}"))
+    }
+
+    /// An official SDK client for `tenant`, retries off so errors surface as they are.
+    pub fn client(&self, tenant: &Tenant) -> aws_sdk_kinesis::Client {
+        self.client_with_secret(&tenant.access_key_id, &tenant.secret_access_key)
+    }
+
+    pub fn client_with_secret(&self, access_key_id: &str, secret: &str) -> aws_sdk_kinesis::Client {
+        let config = aws_sdk_kinesis::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new(access_key_id, secret, None, None, "e2e"))
+            .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
+            .build();
+        aws_sdk_kinesis::Client::from_conf(config)
+    }
+
+    /// A raw request signed with SigV4 at `time`: status and body.
+    pub async fn raw(
+        &self,
+        tenant: Option<&Tenant>,
+        target: &str,
+        body: &[u8],
+        time: SystemTime,
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        let mut headers = vec![
+            (
+                "content-type".to_owned(),
+                "application/x-amz-json-1.1".to_owned(),
+            ),
+            ("x-amz-target".to_owned(), target.to_owned()),
+            (
+                "host".to_owned(),
+                self.endpoint.trim_start_matches("http://").to_owned(),
+            ),
+        ];
+        if let Some(tenant) = tenant {
+            headers.extend(sign(tenant, &self.endpoint, &headers, body, time)?);
+        }
+        let client = reqwest::Client::new();
+        let mut request = client
+            .post(format!("{}/", self.endpoint))
+            .body(body.to_vec());
+        for (name, value) in &headers {
+            if name != "host" {
+                request = request.header(name, value);
+            }
+        }
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await?;
+        let value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
+        Ok((status, value))
+    }
+
+    /// Waits until the stream is `ACTIVE`.
+    pub async fn wait_active(
+        &self,
+        client: &aws_sdk_kinesis::Client,
+        name: &str,
+    ) -> anyhow::Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let summary = client
+                .describe_stream_summary()
+                .stream_name(name)
+                .send()
+                .await?;
+            if summary
+                .stream_description_summary()
+                .map(|summary| summary.stream_status().as_str() == "ACTIVE")
+                .unwrap_or(false)
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!("stream {name} not ACTIVE after 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Fjord {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn sign(
+    tenant: &Tenant,
+    endpoint: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    time: SystemTime,
+) -> anyhow::Result<Vec<(String, String)>> {
+    use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+    use aws_sigv4::sign::v4;
+    let identity = aws_credential_types::Credentials::new(
+        &tenant.access_key_id,
+        &tenant.secret_access_key,
+        None,
+        None,
+        "e2e",
+    )
+    .into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(REGION)
+        .name("kinesis")
+        .time(time)
+        .settings(SigningSettings::default())
+        .build()?
+        .into();
+    let url = format!("{endpoint}/");
+    let signable = SignableRequest::new(
+        "POST",
+        &url,
+        headers
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str())),
+        SignableBody::Bytes(body),
+    )?;
+    let (instructions, _signature) = sign(signable, &params)?.into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(name, value)| (name.to_owned(), value.to_owned()))
+        .collect())
+}
+
+async fn sqlx_connect(url: &str) -> anyhow::Result<sqlx::PgConnection> {
+    use sqlx::Connection as _;
+    sqlx::PgConnection::connect(url)
+        .await
+        .with_context(|| format!("cannot connect to Postgres at {url}"))
+}
+
+fn replace_database(url: &str, database: &str) -> String {
+    match url.rfind('/') {
+        Some(index) if url[..index].contains("://") && !url[..index].ends_with('/') => {
+            let query = url[index..]
+                .find('?')
+                .map(|q| &url[index + q..])
+                .unwrap_or("");
+            format!("{}/{database}{query}", &url[..index])
+        }
+        _ => format!("{}/{database}", url.trim_end_matches('/')),
+    }
+}
+
+/// A unique stream name for a test.
+pub fn stream_name(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    )
+}

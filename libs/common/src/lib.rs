@@ -1,0 +1,19 @@
+//! Shared vocabulary of Fjord's control plane and data plane.
+//!
+//! This crate owns what both planes must agree on without linking each other: the resource
+//! specs the control plane publishes to NATS KV and the data plane caches ([`spec`]), the
+//! names derived for JetStream objects ([`naming`]), sealed secrets ([`secret`]), the AWS
+//! error vocabulary ([`aws_error`]), the hash-key space ([`hash_key`]) and configuration
+//! loading ([`config`]). It must never talk to Postgres or NATS itself.
+
+pub mod aws_error;
+pub mod config;
+pub mod hash_key;
+pub mod naming;
+pub mod secret;
+pub mod sequence;
+pub mod shutdown;
+pub mod spec;
+pub mod stream_ref;
+pub mod telemetry;
+pub mod token;

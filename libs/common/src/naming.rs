@@ -1,0 +1,76 @@
+//! Names of the NATS objects Fjord creates. Every name is derived from ids, never from a
+//! user-chosen name alone, and carries the installation prefix so that several Fjord
+//! installations (or test runs) can share one NATS cluster without seeing each other.
+
+use uuid::Uuid;
+
+/// Names for one installation, identified by its prefix (`[a-z0-9]`, from configuration).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Names {
+    prefix: String,
+}
+
+impl Names {
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// The NATS KV bucket holding the specs the control plane pushes to the data plane.
+    pub fn config_bucket(&self) -> String {
+        format!("fjord_{}_config", self.prefix)
+    }
+
+    /// The JetStream stream holding one shard's records.
+    pub fn shard_stream(&self, stream_id: Uuid, shard_index: u32) -> String {
+        format!("FJ_{}_{}_{shard_index}", self.prefix, stream_id.simple())
+    }
+
+    /// The subject one shard's records are published on.
+    pub fn shard_subject(&self, stream_id: Uuid, shard_index: u32) -> String {
+        format!("fj.{}.{}.{shard_index}", self.prefix, stream_id.simple())
+    }
+
+    /// KV key of a stream spec: by tenant and name, so a gateway that has not seen a stream yet
+    /// can fetch it directly. The name is hex encoded to stay within the key alphabet.
+    pub fn stream_key(tenant_id: Uuid, stream_name: &str) -> String {
+        format!("stream.{}.{}", tenant_id.simple(), hex::encode(stream_name))
+    }
+
+    /// KV key of an access key spec. Access key ids are `[A-Z0-9]`, safe as a key token.
+    pub fn access_key_key(access_key_id: &str) -> String {
+        format!("key.{access_key_id}")
+    }
+}
+
+/// Whether a prefix is acceptable in every derived name.
+pub fn is_valid_prefix(prefix: &str) -> bool {
+    !prefix.is_empty()
+        && prefix.len() <= 32
+        && prefix
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_derived_from_ids() {
+        let names = Names::new("dev");
+        let stream_id = Uuid::nil();
+        assert_eq!(
+            names.shard_stream(stream_id, 3),
+            "FJ_dev_00000000000000000000000000000000_3"
+        );
+        assert_eq!(
+            names.shard_subject(stream_id, 3),
+            "fj.dev.00000000000000000000000000000000.3"
+        );
+        assert!(is_valid_prefix("dev1"));
+        assert!(!is_valid_prefix("Dev"));
+        assert!(!is_valid_prefix("a.b"));
+    }
+}

@@ -1,0 +1,201 @@
+//! Secrets at rest and in flight: the installation's master key, the keys derived from it,
+//! and sealed (AES-256-GCM) access-key secrets.
+//!
+//! The master key never leaves this module in the clear: `Debug` redacts it, and everything
+//! else is derived with HKDF under a purpose label, so a leak of one derived key does not
+//! expose another.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
+use ring::hkdf;
+use ring::rand::{SecureRandom, SystemRandom};
+
+/// Errors from sealing and opening secrets. Deliberately carries no detail.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum SecretError {
+    #[error("the master key must be 64 hexadecimal characters (32 bytes)")]
+    InvalidMasterKey,
+    #[error("a sealed secret could not be opened with this master key")]
+    Unsealable,
+    #[error("the system random generator failed")]
+    Random,
+}
+
+/// The installation's 32-byte master key.
+#[derive(Clone)]
+pub struct MasterKey([u8; 32]);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("MasterKey(<redacted>)")
+    }
+}
+
+struct KeyLength(usize);
+
+impl hkdf::KeyType for KeyLength {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+impl MasterKey {
+    pub fn from_hex(hex_text: &str) -> Result<Self, SecretError> {
+        let bytes = hex::decode(hex_text.trim()).map_err(|_| SecretError::InvalidMasterKey)?;
+        let bytes: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| SecretError::InvalidMasterKey)?;
+        Ok(Self(bytes))
+    }
+
+    /// A fresh random master key, hex encoded, for `fjord` to suggest on first start.
+    pub fn generate_hex() -> Result<String, SecretError> {
+        Ok(hex::encode(random_bytes::<32>()?))
+    }
+
+    /// A 32-byte key for one purpose, derived with HKDF-SHA256.
+    pub fn derive(&self, purpose: &str) -> [u8; 32] {
+        let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"fjord master key v1");
+        let prk = salt.extract(&self.0);
+        let info = [purpose.as_bytes()];
+        let mut out = [0u8; 32];
+        // Expanding 32 bytes from SHA-256 HKDF cannot fail: the length is within 255 * 32.
+        if let Ok(okm) = prk.expand(&info, KeyLength(32)) {
+            let _ = okm.fill(&mut out);
+        }
+        out
+    }
+
+    /// The box that seals access-key secrets.
+    pub fn secret_box(&self) -> SecretBox {
+        SecretBox::new(self.derive("access-key-secrets"))
+    }
+}
+
+/// Seals and opens short secrets with AES-256-GCM; the output is `base64(nonce || ciphertext)`.
+#[derive(Clone)]
+pub struct SecretBox {
+    key: [u8; 32],
+}
+
+impl std::fmt::Debug for SecretBox {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("SecretBox(<redacted>)")
+    }
+}
+
+impl SecretBox {
+    pub fn new(key: [u8; 32]) -> Self {
+        Self { key }
+    }
+
+    fn aead_key(&self) -> LessSafeKey {
+        // A 32-byte key is always a valid AES-256 key.
+        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.key).expect("32-byte AES-256 key"))
+    }
+
+    /// Seals `plaintext`, binding it to `context` (e.g. the access key id) as associated data.
+    pub fn seal(&self, plaintext: &str, context: &str) -> Result<String, SecretError> {
+        let nonce_bytes = random_bytes::<NONCE_LEN>()?;
+        let mut in_out = plaintext.as_bytes().to_vec();
+        self.aead_key()
+            .seal_in_place_append_tag(
+                Nonce::assume_unique_for_key(nonce_bytes),
+                Aad::from(context.as_bytes()),
+                &mut in_out,
+            )
+            .map_err(|_| SecretError::Unsealable)?;
+        let mut sealed = nonce_bytes.to_vec();
+        sealed.extend_from_slice(&in_out);
+        Ok(BASE64.encode(sealed))
+    }
+
+    /// Opens what [`SecretBox::seal`] produced with the same context.
+    pub fn open(&self, sealed: &str, context: &str) -> Result<String, SecretError> {
+        let bytes = BASE64.decode(sealed).map_err(|_| SecretError::Unsealable)?;
+        if bytes.len() < NONCE_LEN {
+            return Err(SecretError::Unsealable);
+        }
+        let (nonce_bytes, ciphertext) = bytes.split_at(NONCE_LEN);
+        let nonce =
+            Nonce::try_assume_unique_for_key(nonce_bytes).map_err(|_| SecretError::Unsealable)?;
+        let mut in_out = ciphertext.to_vec();
+        let plaintext = self
+            .aead_key()
+            .open_in_place(nonce, Aad::from(context.as_bytes()), &mut in_out)
+            .map_err(|_| SecretError::Unsealable)?;
+        String::from_utf8(plaintext.to_vec()).map_err(|_| SecretError::Unsealable)
+    }
+}
+
+/// `N` bytes from the operating system's secure random generator.
+pub fn random_bytes<const N: usize>() -> Result<[u8; N], SecretError> {
+    let mut bytes = [0u8; N];
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| SecretError::Random)?;
+    Ok(bytes)
+}
+
+/// A random string over `alphabet`, `length` characters long (rejection sampling, no bias).
+pub fn random_string(alphabet: &[u8], length: usize) -> Result<String, SecretError> {
+    debug_assert!(!alphabet.is_empty() && alphabet.len() <= 256);
+    let limit = 256 - (256 % alphabet.len());
+    let mut out = String::with_capacity(length);
+    while out.len() < length {
+        for byte in random_bytes::<64>()? {
+            if (byte as usize) < limit && out.len() < length {
+                out.push(alphabet[byte as usize % alphabet.len()] as char);
+            }
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn master() -> MasterKey {
+        MasterKey::from_hex(&"ab".repeat(32)).unwrap()
+    }
+
+    #[test]
+    fn sealed_secrets_open_only_with_the_same_key_and_context() {
+        let sealed = master().secret_box().seal("s3cr3t", "AKIA1").unwrap();
+        assert!(!sealed.contains("s3cr3t"));
+        assert_eq!(
+            master().secret_box().open(&sealed, "AKIA1").unwrap(),
+            "s3cr3t"
+        );
+        assert_eq!(
+            master().secret_box().open(&sealed, "AKIA2"),
+            Err(SecretError::Unsealable)
+        );
+        let other = MasterKey::from_hex(&"cd".repeat(32)).unwrap();
+        assert_eq!(
+            other.secret_box().open(&sealed, "AKIA1"),
+            Err(SecretError::Unsealable)
+        );
+        assert_eq!(
+            master().secret_box().open("not base64!", "AKIA1"),
+            Err(SecretError::Unsealable)
+        );
+    }
+
+    #[test]
+    fn master_key_is_redacted_and_validated() {
+        assert_eq!(format!("{:?}", master()), "MasterKey(<redacted>)");
+        assert!(MasterKey::from_hex("abcd").is_err());
+        assert!(MasterKey::from_hex(&"zz".repeat(32)).is_err());
+        assert_ne!(master().derive("a"), master().derive("b"));
+    }
+
+    #[test]
+    fn random_strings_use_the_alphabet() {
+        let text = random_string(b"ABC", 40).unwrap();
+        assert_eq!(text.len(), 40);
+        assert!(text.bytes().all(|b| b"ABC".contains(&b)));
+    }
+}

@@ -1,0 +1,12 @@
+//! Logging set-up shared by every `fjord` role.
+
+use tracing_subscriber::EnvFilter;
+
+/// Installs a `fmt` subscriber filtered by `RUST_LOG` (default `info`).
+pub fn init() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .try_init();
+}
