@@ -44,10 +44,10 @@ pub(super) async fn describe_stream(
         .shards(caller.tenant_id, stream.id)
         .await
         .map_err(store_error)?;
-    let after = match &input.exclusive_start_shard_id {
-        Some(start) => Some(parse_shard_id(start).map(i64::from).unwrap_or(-1)),
-        None => None,
-    };
+    let after = input
+        .exclusive_start_shard_id
+        .as_deref()
+        .map(|start| parse_shard_id(start).map(i64::from).unwrap_or(-1));
     let limit = usize::try_from(input.limit.unwrap_or(100)).unwrap_or(100);
     let remaining: Vec<&ShardRow> = shards
         .iter()
