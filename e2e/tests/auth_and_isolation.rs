@@ -17,16 +17,34 @@ async fn signatures_are_verified() {
 
     // Unknown access key.
     let stranger = fjord.client_with_secret("AKIAUNKNOWNUNKNOWN00", "secret");
-    let error = stranger.list_streams().send().await.unwrap_err().into_service_error();
+    let error = stranger
+        .list_streams()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert_eq!(error_type(&error), "UnrecognizedClientException");
 
     // Right key, wrong secret.
     let wrong = fjord.client_with_secret(&tenant.access_key_id, "not-the-secret");
-    let error = wrong.list_streams().send().await.unwrap_err().into_service_error();
+    let error = wrong
+        .list_streams()
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert_eq!(error_type(&error), "InvalidSignatureException");
 
     // No signature at all: 403 MissingAuthenticationTokenException.
-    let (status, body) = fjord.raw(None, "Kinesis_20131202.ListStreams", b"{}", SystemTime::now()).await.unwrap();
+    let (status, body) = fjord
+        .raw(
+            None,
+            "Kinesis_20131202.ListStreams",
+            b"{}",
+            SystemTime::now(),
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 403);
     assert_eq!(body["__type"], "MissingAuthenticationTokenException");
 
@@ -37,34 +55,111 @@ async fn signatures_are_verified() {
         } else {
             SystemTime::now() + Duration::from_secs(20 * 60)
         };
-        let (status, body) = fjord.raw(Some(&tenant), "Kinesis_20131202.ListStreams", b"{}", time).await.unwrap();
+        let (status, body) = fjord
+            .raw(Some(&tenant), "Kinesis_20131202.ListStreams", b"{}", time)
+            .await
+            .unwrap();
         assert_eq!(status, 400);
         assert_eq!(body["__type"], "InvalidSignatureException", "{body}");
     }
 
     // Properly signed raw calls: fine, then the protocol errors.
-    let (status, body) = fjord.raw(Some(&tenant), "Kinesis_20131202.ListStreams", b"{}", SystemTime::now()).await.unwrap();
+    let (status, body) = fjord
+        .raw(
+            Some(&tenant),
+            "Kinesis_20131202.ListStreams",
+            b"{}",
+            SystemTime::now(),
+        )
+        .await
+        .unwrap();
     assert_eq!(status, 200, "{body}");
-    let (status, body) = fjord.raw(Some(&tenant), "Kinesis_20131202.ListStreams", b"{not json", SystemTime::now()).await.unwrap();
-    assert_eq!((status, body["__type"].as_str()), (400, Some("SerializationException")));
-    let (status, body) = fjord.raw(Some(&tenant), "Kinesis_20131202.CreateStream", br#"{"StreamName": 5}"#, SystemTime::now()).await.unwrap();
-    assert_eq!((status, body["__type"].as_str()), (400, Some("SerializationException")));
-    let (status, body) = fjord.raw(Some(&tenant), "Kinesis_20131202.StealEverything", b"{}", SystemTime::now()).await.unwrap();
-    assert_eq!((status, body["__type"].as_str()), (400, Some("UnknownOperationException")));
-    let (status, body) = fjord.raw(Some(&tenant), "Kinesis_20131202.PutRecord", br#"{"StreamName":"s","PartitionKey":"k","Data":"***"}"#, SystemTime::now()).await.unwrap();
-    assert_eq!((status, body["__type"].as_str()), (400, Some("SerializationException")));
+    let (status, body) = fjord
+        .raw(
+            Some(&tenant),
+            "Kinesis_20131202.ListStreams",
+            b"{not json",
+            SystemTime::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (400, Some("SerializationException"))
+    );
+    let (status, body) = fjord
+        .raw(
+            Some(&tenant),
+            "Kinesis_20131202.CreateStream",
+            br#"{"StreamName": 5}"#,
+            SystemTime::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (400, Some("SerializationException"))
+    );
+    let (status, body) = fjord
+        .raw(
+            Some(&tenant),
+            "Kinesis_20131202.StealEverything",
+            b"{}",
+            SystemTime::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (400, Some("UnknownOperationException"))
+    );
+    let (status, body) = fjord
+        .raw(
+            Some(&tenant),
+            "Kinesis_20131202.PutRecord",
+            br#"{"StreamName":"s","PartitionKey":"k","Data":"***"}"#,
+            SystemTime::now(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (400, Some("SerializationException"))
+    );
 
     // An oversize body is refused without being read whole: the answer comes (or the
     // connection closes) while the client is still sending.
     let huge = vec![b' '; 64 * 1024 * 1024];
-    match fjord.raw(Some(&tenant), "Kinesis_20131202.PutRecords", &huge, SystemTime::now()).await {
-        Ok((status, body)) => assert_eq!((status, body["__type"].as_str()), (400, Some("InvalidArgumentException"))),
-        Err(error) => assert!(format!("{error:?}").contains("error writing a body"), "{error:?}"),
+    match fjord
+        .raw(
+            Some(&tenant),
+            "Kinesis_20131202.PutRecords",
+            &huge,
+            SystemTime::now(),
+        )
+        .await
+    {
+        Ok((status, body)) => assert_eq!(
+            (status, body["__type"].as_str()),
+            (400, Some("InvalidArgumentException"))
+        ),
+        Err(error) => assert!(
+            format!("{error:?}").contains("error writing a body"),
+            "{error:?}"
+        ),
     }
 
     // None of that created anything.
     let client = fjord.client(&tenant);
-    assert!(client.list_streams().send().await.unwrap().stream_names().is_empty());
+    assert!(
+        client
+            .list_streams()
+            .send()
+            .await
+            .unwrap()
+            .stream_names()
+            .is_empty()
+    );
 }
 
 #[tokio::test]
@@ -77,20 +172,64 @@ async fn tenants_cannot_see_each_other() {
     let bob_client = fjord.client(&bob);
     let name = stream_name("shared-name");
 
-    alice_client.create_stream().stream_name(&name).shard_count(1).send().await.unwrap();
-    bob_client.create_stream().stream_name(&name).shard_count(2).send().await.unwrap();
+    alice_client
+        .create_stream()
+        .stream_name(&name)
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap();
+    bob_client
+        .create_stream()
+        .stream_name(&name)
+        .shard_count(2)
+        .send()
+        .await
+        .unwrap();
     fjord.wait_active(&alice_client, &name).await.unwrap();
     fjord.wait_active(&bob_client, &name).await.unwrap();
 
-    alice_client.put_record().stream_name(&name).partition_key("k").data(Blob::new("alice's")).send().await.unwrap();
-    bob_client.put_record().stream_name(&name).partition_key("k").data(Blob::new("bob's")).send().await.unwrap();
+    alice_client
+        .put_record()
+        .stream_name(&name)
+        .partition_key("k")
+        .data(Blob::new("alice's"))
+        .send()
+        .await
+        .unwrap();
+    bob_client
+        .put_record()
+        .stream_name(&name)
+        .partition_key("k")
+        .data(Blob::new("bob's"))
+        .send()
+        .await
+        .unwrap();
 
     // Same name, separate streams.
-    let alice_shards = alice_client.list_shards().stream_name(&name).send().await.unwrap();
-    let bob_shards = bob_client.list_shards().stream_name(&name).send().await.unwrap();
+    let alice_shards = alice_client
+        .list_shards()
+        .stream_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let bob_shards = bob_client
+        .list_shards()
+        .stream_name(&name)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(alice_shards.shards().len(), 1);
     assert_eq!(bob_shards.shards().len(), 2);
-    assert_eq!(alice_client.list_streams().send().await.unwrap().stream_names(), std::slice::from_ref(&name));
+    assert_eq!(
+        alice_client
+            .list_streams()
+            .send()
+            .await
+            .unwrap()
+            .stream_names(),
+        std::slice::from_ref(&name)
+    );
 
     // Each reads only its own records.
     let alice_iterator = alice_client
@@ -104,15 +243,35 @@ async fn tenants_cannot_see_each_other() {
         .shard_iterator()
         .unwrap()
         .to_owned();
-    let page = alice_client.get_records().shard_iterator(&alice_iterator).send().await.unwrap();
+    let page = alice_client
+        .get_records()
+        .shard_iterator(&alice_iterator)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.records().len(), 1);
     assert_eq!(page.records()[0].data().as_ref(), b"alice's");
 
     // Bob cannot use Alice's iterator, her ARN, or her pagination token.
-    let error = bob_client.get_records().shard_iterator(&alice_iterator).send().await.unwrap_err().into_service_error();
+    let error = bob_client
+        .get_records()
+        .shard_iterator(&alice_iterator)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert_eq!(error_type(&error), "InvalidArgumentException");
-    let alice_arn = format!("arn:aws:kinesis:us-east-1:{}:stream/{name}", alice.account_id);
-    let error = bob_client.describe_stream_summary().stream_arn(&alice_arn).send().await.unwrap_err().into_service_error();
+    let alice_arn = format!(
+        "arn:aws:kinesis:us-east-1:{}:stream/{name}",
+        alice.account_id
+    );
+    let error = bob_client
+        .describe_stream_summary()
+        .stream_arn(&alice_arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert_eq!(error_type(&error), "ResourceNotFoundException");
     let error = bob_client
         .put_record()
@@ -124,16 +283,44 @@ async fn tenants_cannot_see_each_other() {
         .unwrap_err()
         .into_service_error();
     assert_eq!(error_type(&error), "ResourceNotFoundException");
-    let error = bob_client.delete_stream().stream_arn(&alice_arn).send().await.unwrap_err().into_service_error();
+    let error = bob_client
+        .delete_stream()
+        .stream_arn(&alice_arn)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert_eq!(error_type(&error), "ResourceNotFoundException");
-    alice_client.create_stream().stream_name("alice-2").shard_count(1).send().await.unwrap();
+    alice_client
+        .create_stream()
+        .stream_name("alice-2")
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap();
     let page = alice_client.list_streams().limit(1).send().await.unwrap();
     let token = page.next_token().unwrap().to_owned();
-    let error = bob_client.list_streams().next_token(token).send().await.unwrap_err().into_service_error();
+    let error = bob_client
+        .list_streams()
+        .next_token(token)
+        .send()
+        .await
+        .unwrap_err()
+        .into_service_error();
     assert_eq!(error_type(&error), "InvalidArgumentException");
 
     // Deleting Bob's stream leaves Alice's untouched.
-    bob_client.delete_stream().stream_name(&name).send().await.unwrap();
-    let page = alice_client.get_records().shard_iterator(&alice_iterator).send().await.unwrap();
+    bob_client
+        .delete_stream()
+        .stream_name(&name)
+        .send()
+        .await
+        .unwrap();
+    let page = alice_client
+        .get_records()
+        .shard_iterator(&alice_iterator)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.records().len(), 1);
 }

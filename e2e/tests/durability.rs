@@ -10,7 +10,13 @@ async fn acknowledged_records_survive_kill_9() {
     let tenant = fjord.create_tenant("acme").await.unwrap();
     let client = fjord.client(&tenant);
     let name = stream_name("durable");
-    client.create_stream().stream_name(&name).shard_count(2).send().await.unwrap();
+    client
+        .create_stream()
+        .stream_name(&name)
+        .shard_count(2)
+        .send()
+        .await
+        .unwrap();
     fjord.wait_active(&client, &name).await.unwrap();
 
     // Writers keep putting while the process is killed; only acknowledged puts count.
@@ -28,7 +34,13 @@ async fn acknowledged_records_survive_kill_9() {
                         .unwrap()
                 })
                 .collect();
-            match writer_client.put_records().stream_name(&writer_name).set_records(Some(entries.clone())).send().await {
+            match writer_client
+                .put_records()
+                .stream_name(&writer_name)
+                .set_records(Some(entries.clone()))
+                .send()
+                .await
+            {
                 Ok(output) => {
                     for (entry, result) in entries.iter().zip(output.records()) {
                         if let Some(sequence) = result.sequence_number() {
@@ -49,7 +61,10 @@ async fn acknowledged_records_survive_kill_9() {
     tokio::time::sleep(std::time::Duration::from_millis(600)).await;
     fjord.kill9();
     let acknowledged = writer.await.unwrap();
-    assert!(!acknowledged.is_empty(), "some puts were acknowledged before the kill");
+    assert!(
+        !acknowledged.is_empty(),
+        "some puts were acknowledged before the kill"
+    );
 
     fjord.restart().await.unwrap();
     let client = fjord.client(&tenant);
@@ -67,9 +82,18 @@ async fn acknowledged_records_survive_kill_9() {
             .unwrap()
             .to_owned();
         loop {
-            let page = client.get_records().shard_iterator(&iterator).send().await.unwrap();
+            let page = client
+                .get_records()
+                .shard_iterator(&iterator)
+                .send()
+                .await
+                .unwrap();
             for record in page.records() {
-                found.insert((shard.to_owned(), record.sequence_number().to_owned(), record.data().as_ref().to_vec()));
+                found.insert((
+                    shard.to_owned(),
+                    record.sequence_number().to_owned(),
+                    record.data().as_ref().to_vec(),
+                ));
             }
             iterator = page.next_shard_iterator().unwrap().to_owned();
             if page.records().is_empty() {
@@ -77,7 +101,19 @@ async fn acknowledged_records_survive_kill_9() {
             }
         }
     }
-    let lost: Vec<_> = acknowledged.iter().filter(|record| !found.contains(*record)).collect();
-    assert!(lost.is_empty(), "{} of {} acknowledged records lost, e.g. {:?}", lost.len(), acknowledged.len(), lost.first());
-    println!("acknowledged before kill -9: {}, all found after restart", acknowledged.len());
+    let lost: Vec<_> = acknowledged
+        .iter()
+        .filter(|record| !found.contains(*record))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged records lost, e.g. {:?}",
+        lost.len(),
+        acknowledged.len(),
+        lost.first()
+    );
+    println!(
+        "acknowledged before kill -9: {}, all found after restart",
+        acknowledged.len()
+    );
 }
