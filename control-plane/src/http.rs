@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fjord_common::aws_error::AwsError;
+use futures::FutureExt as _;
 use uuid::Uuid;
 
 use crate::kinesis::{Caller, KinesisAdmin};
@@ -70,7 +71,15 @@ async fn kinesis_action(
         tenant_id: TenantId(tenant_id),
         account_id: account_id.to_owned(),
     };
-    match state.admin.handle(&caller, &action, &body).await {
+    // A bug must cost one request, never the process: a panic becomes InternalFailure.
+    let outcome = std::panic::AssertUnwindSafe(state.admin.handle(&caller, &action, &body))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!(action, "kinesis action panicked");
+            Err(AwsError::internal())
+        });
+    match outcome {
         Ok(value) => aws_json(
             StatusCode::OK,
             serde_json::to_vec(&value).unwrap_or_default(),

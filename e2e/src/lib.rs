@@ -234,6 +234,32 @@ impl Fjord {
         body: &[u8],
         time: SystemTime,
     ) -> anyhow::Result<(u16, serde_json::Value)> {
+        self.raw_with(reqwest::Client::new(), tenant, target, body, time)
+            .await
+            .map(|(status, _, value)| (status, value))
+    }
+
+    /// Like [`Fjord::raw`] over cleartext HTTP/2 with prior knowledge (as the JavaScript v3
+    /// SDK speaks it); also returns the HTTP version the answer came on.
+    pub async fn raw_http2(
+        &self,
+        tenant: Option<&Tenant>,
+        target: &str,
+        body: &[u8],
+    ) -> anyhow::Result<(u16, reqwest::Version, serde_json::Value)> {
+        let client = reqwest::Client::builder().http2_prior_knowledge().build()?;
+        self.raw_with(client, tenant, target, body, SystemTime::now())
+            .await
+    }
+
+    async fn raw_with(
+        &self,
+        client: reqwest::Client,
+        tenant: Option<&Tenant>,
+        target: &str,
+        body: &[u8],
+        time: SystemTime,
+    ) -> anyhow::Result<(u16, reqwest::Version, serde_json::Value)> {
         let mut headers = vec![
             (
                 "content-type".to_owned(),
@@ -248,7 +274,6 @@ impl Fjord {
         if let Some(tenant) = tenant {
             headers.extend(sign(tenant, &self.endpoint, &headers, body, time)?);
         }
-        let client = reqwest::Client::new();
         let mut request = client
             .post(format!("{}/", self.endpoint))
             .body(body.to_vec());
@@ -259,9 +284,10 @@ impl Fjord {
         }
         let response = request.send().await?;
         let status = response.status().as_u16();
+        let version = response.version();
         let bytes = response.bytes().await?;
         let value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
-        Ok((status, value))
+        Ok((status, version, value))
     }
 
     /// Waits until the stream is `ACTIVE`.

@@ -324,3 +324,24 @@ async fn tenants_cannot_see_each_other() {
         .unwrap();
     assert_eq!(page.records().len(), 1);
 }
+
+#[tokio::test]
+async fn cleartext_http2_with_prior_knowledge_is_served() {
+    let fjord = Fjord::start().await.unwrap();
+    let tenant = fjord.create_tenant("acme").await.unwrap();
+    let (status, version, body) = fjord
+        .raw_http2(Some(&tenant), "Kinesis_20131202.ListStreams", b"{}")
+        .await
+        .unwrap();
+    assert_eq!(version, reqwest::Version::HTTP_2);
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["StreamNames"], serde_json::json!([]));
+    let (status, _, body) = fjord
+        .raw_http2(None, "Kinesis_20131202.ListStreams", b"{}")
+        .await
+        .unwrap();
+    assert_eq!(
+        (status, body["__type"].as_str()),
+        (403, Some("MissingAuthenticationTokenException"))
+    );
+}

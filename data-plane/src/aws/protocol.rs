@@ -13,6 +13,7 @@ use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fjord_common::aws_error::{AwsError, AwsErrorKind};
+use futures::FutureExt as _;
 use http_body_util::{BodyExt as _, Limited};
 
 use super::kinesis::{Caller, MAX_PUT_RECORDS_BYTES, dispatch, is_known_action};
@@ -45,7 +46,14 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request<Body>) -> 
         .strip_prefix(TARGET_PREFIX)
         .unwrap_or_default()
         .to_owned();
-    let outcome = serve(&gateway, request, &action).await;
+    // A bug must cost one request, never the process: a panic becomes InternalFailure.
+    let outcome = std::panic::AssertUnwindSafe(serve(&gateway, request, &action))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!(%request_id, action, "request handler panicked");
+            Err(AwsError::internal())
+        });
     let (status, body) = match outcome {
         Ok(answer) => answer,
         Err(error) => {
