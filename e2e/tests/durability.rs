@@ -117,3 +117,67 @@ async fn acknowledged_records_survive_kill_9() {
         acknowledged.len()
     );
 }
+
+#[tokio::test]
+async fn lifecycle_converges_after_kill_9_mid_transition() {
+    let mut fjord = Fjord::start().await.unwrap();
+    let tenant = fjord.create_tenant("acme").await.unwrap();
+    let client = fjord.client(&tenant);
+    let created = stream_name("converge");
+    let deleted = stream_name("gone");
+    client
+        .create_stream()
+        .stream_name(&deleted)
+        .shard_count(3)
+        .send()
+        .await
+        .unwrap();
+    fjord.wait_active(&client, &deleted).await.unwrap();
+
+    // Killed right after the calls were accepted: the transitions are desired state in Postgres.
+    client
+        .create_stream()
+        .stream_name(&created)
+        .shard_count(8)
+        .send()
+        .await
+        .unwrap();
+    client
+        .delete_stream()
+        .stream_name(&deleted)
+        .send()
+        .await
+        .unwrap();
+    fjord.kill9();
+
+    fjord.restart().await.unwrap();
+    let client = fjord.client(&tenant);
+    fjord.wait_active(&client, &created).await.unwrap();
+    let put = client
+        .put_record()
+        .stream_name(&created)
+        .partition_key("k")
+        .data(Blob::new("after restart"))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.shard_id().starts_with("shardId-"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while client
+        .describe_stream_summary()
+        .stream_name(&deleted)
+        .send()
+        .await
+        .is_ok()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deleted stream still there"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        client.list_streams().send().await.unwrap().stream_names(),
+        std::slice::from_ref(&created)
+    );
+}
