@@ -392,3 +392,23 @@ pub fn stream_name(prefix: &str) -> String {
         &uuid::Uuid::new_v4().simple().to_string()[..8]
     )
 }
+
+/// The `__type` of an SDK service error.
+pub fn error_type<E: aws_sdk_kinesis::error::ProvideErrorMetadata>(error: &E) -> String {
+    error.code().unwrap_or_default().to_owned()
+}
+
+/// Awaits an SDK call that must fail with the AWS error type `$kind`; yields the service error.
+#[macro_export]
+macro_rules! expect_error {
+    ($call:expr, $kind:expr) => {{
+        let error = $call.await.expect_err(concat!("expected ", $kind));
+        let service_error = error.into_service_error();
+        assert_eq!(
+            $crate::error_type(&service_error),
+            $kind,
+            "{service_error:?}"
+        );
+        service_error
+    }};
+}

@@ -4,11 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::ShardIteratorType;
-use fjord_e2e::{Fjord, stream_name};
-
-fn error_type<E: aws_sdk_kinesis::error::ProvideErrorMetadata>(error: &E) -> String {
-    error.code().unwrap_or_default().to_owned()
-}
+use fjord_e2e::{Fjord, error_type, stream_name};
 
 #[tokio::test]
 async fn signatures_are_verified() {

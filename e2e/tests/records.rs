@@ -7,20 +7,7 @@ use std::time::Duration;
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::primitives::{Blob, DateTime};
 use aws_sdk_kinesis::types::{PutRecordsRequestEntry, ShardIteratorType};
-use fjord_e2e::{Fjord, Options, stream_name};
-
-fn error_type<E: aws_sdk_kinesis::error::ProvideErrorMetadata>(error: &E) -> String {
-    error.code().unwrap_or_default().to_owned()
-}
-
-macro_rules! expect_error {
-    ($call:expr, $kind:expr) => {{
-        let error = $call.await.expect_err(concat!("expected ", $kind));
-        let service_error = error.into_service_error();
-        assert_eq!(error_type(&service_error), $kind, "{service_error:?}");
-        service_error
-    }};
-}
+use fjord_e2e::{Fjord, Options, expect_error, stream_name};
 
 async fn iterator(
     client: &Client,

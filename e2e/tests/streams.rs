@@ -2,20 +2,7 @@
 //! retention, tags, limits, and their documented errors.
 
 use aws_sdk_kinesis::types::{ShardFilter, ShardFilterType, StreamMode, StreamModeDetails};
-use fjord_e2e::{Fjord, stream_name};
-
-fn error_type<E: aws_sdk_kinesis::error::ProvideErrorMetadata>(error: &E) -> String {
-    error.code().unwrap_or_default().to_owned()
-}
-
-macro_rules! expect_error {
-    ($call:expr, $kind:expr) => {{
-        let error = $call.await.expect_err(concat!("expected ", $kind));
-        let service_error = error.into_service_error();
-        assert_eq!(error_type(&service_error), $kind, "{service_error:?}");
-        service_error
-    }};
-}
+use fjord_e2e::{Fjord, error_type, expect_error, stream_name};
 
 #[tokio::test]
 async fn stream_lifecycle_describe_list_and_delete() {

@@ -179,7 +179,7 @@ async fn serve(config: FjordConfig, demo_tenant: Option<String>) -> anyhow::Resu
         println!();
         println!("Try it:");
         println!(
-            "  AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} AWS_REGION={} \\",
+            "  AWS_ACCESS_KEY_ID={} AWS_SECRET_ACCESS_KEY={} AWS_DEFAULT_REGION={} \\",
             tenant.access_key.access_key_id, tenant.access_key.secret_access_key, config.region
         );
         println!(

@@ -12,9 +12,9 @@ mod streams;
 mod tags;
 
 use fjord_common::aws_error::{AwsError, AwsErrorKind};
+use fjord_common::kinesis::parse_input as parse;
 use fjord_common::stream_ref::{Validation, resolve_stream_name};
 use fjord_common::token::TokenSigner;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::store::streams::StreamRow;
@@ -37,22 +37,6 @@ pub struct KinesisAdmin {
     pub tokens: TokenSigner,
     pub default_retention_hours: i32,
 }
-
-/// The actions this module serves.
-pub const ACTIONS: &[&str] = &[
-    "CreateStream",
-    "DeleteStream",
-    "DescribeStream",
-    "DescribeStreamSummary",
-    "ListStreams",
-    "ListShards",
-    "IncreaseStreamRetentionPeriod",
-    "DecreaseStreamRetentionPeriod",
-    "AddTagsToStream",
-    "RemoveTagsFromStream",
-    "ListTagsForStream",
-    "DescribeLimits",
-];
 
 impl KinesisAdmin {
     /// Runs `action` for `caller` on the raw JSON `body`.
@@ -112,21 +96,6 @@ impl KinesisAdmin {
     pub(crate) fn arn(&self, caller: &Caller, name: &str) -> String {
         stream_arn(&self.region, &caller.account_id, name)
     }
-}
-
-/// Parses an action's input; a body that is not the expected JSON is a `SerializationException`.
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AwsError> {
-    let body = if body.is_empty() {
-        b"{}".as_slice()
-    } else {
-        body
-    };
-    serde_json::from_slice(body).map_err(|error| {
-        AwsError::new(
-            AwsErrorKind::SerializationException,
-            format!("Unable to parse the request: {error}"),
-        )
-    })
 }
 
 pub(crate) fn not_found(name: &str, account_id: &str) -> AwsError {

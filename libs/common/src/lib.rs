@@ -9,6 +9,7 @@
 pub mod aws_error;
 pub mod config;
 pub mod hash_key;
+pub mod kinesis;
 pub mod naming;
 pub mod secret;
 pub mod sequence;

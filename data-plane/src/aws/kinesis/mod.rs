@@ -5,7 +5,8 @@ mod get;
 mod put;
 
 use fjord_common::aws_error::{AwsError, AwsErrorKind};
-use serde::de::DeserializeOwned;
+pub(crate) use fjord_common::kinesis::parse_input as parse;
+use fjord_common::kinesis::{ADMIN_ACTIONS, RECORD_ACTIONS};
 use uuid::Uuid;
 
 use crate::gateway::Gateway;
@@ -19,32 +20,12 @@ pub(crate) struct Caller {
     pub(crate) account_id: String,
 }
 
-/// Actions forwarded to the control plane.
-const ADMIN_ACTIONS: &[&str] = &[
-    "CreateStream",
-    "DeleteStream",
-    "DescribeStream",
-    "DescribeStreamSummary",
-    "ListStreams",
-    "ListShards",
-    "IncreaseStreamRetentionPeriod",
-    "DecreaseStreamRetentionPeriod",
-    "AddTagsToStream",
-    "RemoveTagsFromStream",
-    "ListTagsForStream",
-    "DescribeLimits",
-];
-
 /// An action's answer: HTTP status and AWS JSON body.
 pub(crate) type Answer = (u16, bytes::Bytes);
 
 /// Whether `action` is one this front serves.
 pub(crate) fn is_known_action(action: &str) -> bool {
-    ADMIN_ACTIONS.contains(&action)
-        || matches!(
-            action,
-            "PutRecord" | "PutRecords" | "GetShardIterator" | "GetRecords"
-        )
+    ADMIN_ACTIONS.contains(&action) || RECORD_ACTIONS.contains(&action)
 }
 
 /// Runs `action` for an authenticated caller.
@@ -70,19 +51,4 @@ pub(crate) async fn dispatch(
             format!("Unknown operation {other}"),
         )),
     }
-}
-
-/// Parses an action's input; a body that is not the expected JSON is a `SerializationException`.
-pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, AwsError> {
-    let body = if body.is_empty() {
-        b"{}".as_slice()
-    } else {
-        body
-    };
-    serde_json::from_slice(body).map_err(|error| {
-        AwsError::new(
-            AwsErrorKind::SerializationException,
-            format!("Unable to parse the request: {error}"),
-        )
-    })
 }
