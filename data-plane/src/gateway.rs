@@ -176,7 +176,13 @@ impl Gateway {
             .map_err(|error| unavailable(&error))?;
         let mut messages = Vec::new();
         while let Some(message) = batch.next().await {
-            let message = message.map_err(|error| unavailable(&error))?;
+            let message = match message {
+                Ok(message) => message,
+                // The server ends a batch whose next message would pass max_bytes with a
+                // status (409); what arrived before it is the answer.
+                Err(_) if !messages.is_empty() => break,
+                Err(error) => return Err(unavailable(&error)),
+            };
             let Ok(info) = message.info() else {
                 continue;
             };

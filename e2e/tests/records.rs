@@ -539,3 +539,73 @@ async fn iterators_expire_and_cannot_be_forged() {
         "ExpiredIteratorException"
     );
 }
+
+#[tokio::test]
+async fn get_records_returns_at_most_ten_mebibytes_and_continues() {
+    let fjord = Fjord::start().await.unwrap();
+    let tenant = fjord.create_tenant("acme").await.unwrap();
+    let client = fjord.client(&tenant);
+    let name = stream_name("big");
+    client
+        .create_stream()
+        .stream_name(&name)
+        .shard_count(1)
+        .send()
+        .await
+        .unwrap();
+    fjord.wait_active(&client, &name).await.unwrap();
+    // 16 records of 1000 KiB in 4 calls: 16 MB in the shard, more than one GetRecords holds.
+    for call in 0..4u8 {
+        let entries: Vec<PutRecordsRequestEntry> = (0..4u8)
+            .map(|index| {
+                PutRecordsRequestEntry::builder()
+                    .partition_key("k")
+                    .data(Blob::new(vec![call * 4 + index; 1000 * 1024]))
+                    .build()
+                    .unwrap()
+            })
+            .collect();
+        let output = client
+            .put_records()
+            .stream_name(&name)
+            .set_records(Some(entries))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(output.failed_record_count(), Some(0));
+    }
+    let mut iterator = iterator(
+        &client,
+        &name,
+        "shardId-000000000000",
+        ShardIteratorType::TrimHorizon,
+        None,
+    )
+    .await;
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    while seen.len() < 16 {
+        let page = client
+            .get_records()
+            .shard_iterator(&iterator)
+            .send()
+            .await
+            .unwrap();
+        let bytes: usize = page
+            .records()
+            .iter()
+            .map(|record| record.data().as_ref().len())
+            .sum();
+        assert!(bytes <= 10 * 1024 * 1024, "a page holds {bytes} bytes");
+        seen.extend(
+            page.records()
+                .iter()
+                .map(|record| record.data().as_ref()[0]),
+        );
+        iterator = page.next_shard_iterator().unwrap().to_owned();
+        pages += 1;
+        assert!(pages < 10, "no progress: {seen:?}");
+    }
+    assert_eq!(seen, (0..16u8).collect::<Vec<_>>());
+    assert!(pages >= 2);
+}
