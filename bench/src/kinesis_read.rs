@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::types::ShardIteratorType;
 
-use crate::kinesis::{KinesisArgs, RetryStats, describe, with_retries};
+use crate::kinesis::KinesisArgs;
+use crate::kinesis_client::{RetryStats, describe, with_retries};
 use crate::kinesis_write::PerShard;
 use crate::results::ReadSummary;
 use crate::util::{CpuSample, MB};

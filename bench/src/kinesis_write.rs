@@ -10,7 +10,8 @@ use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::primitives::Blob;
 use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 
-use crate::kinesis::{KinesisArgs, RetryStats, describe, error_code, with_retries};
+use crate::kinesis::KinesisArgs;
+use crate::kinesis_client::{RetryStats, describe, error_code, with_retries};
 use crate::results::{LatencySummary, WriteSummary};
 use crate::util::{CpuSample, MB, new_histogram, record_latency, summarize};
 

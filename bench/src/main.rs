@@ -5,6 +5,7 @@
 
 mod jetstream;
 mod kinesis;
+mod kinesis_client;
 mod kinesis_read;
 mod kinesis_write;
 mod report;

@@ -68,7 +68,10 @@ fn ratio(v: f64, base: Option<f64>) -> String {
     }
 }
 
-fn cpu(client: f64, server: Option<f64>) -> String {
+fn cpu(records: u64, client: f64, server: Option<f64>) -> String {
+    if records == 0 {
+        return "–".to_owned();
+    }
     match server {
         Some(s) => format!("{client:.1} / {s:.1}"),
         None => format!("{client:.1} / –"),
@@ -128,6 +131,7 @@ fn render(base: Option<&JetStreamResult>, js: &[JetStreamResult], kin: &[Kinesis
             num(j.read.records_per_sec),
             ratio(j.read.records_per_sec, base_read),
             cpu(
+                j.publish.stored,
                 j.publish.client_cpu_us_per_record,
                 j.publish.server_cpu_us_per_record
             ),
@@ -146,7 +150,11 @@ fn render(base: Option<&JetStreamResult>, js: &[JetStreamResult], kin: &[Kinesis
             lat(&k.put_record_c16),
             num(k.read_back.records_per_sec),
             ratio(k.read_back.records_per_sec, base_read),
-            cpu(p.client_cpu_us_per_record, p.server_cpu_us_per_record),
+            cpu(
+                p.stored,
+                p.client_cpu_us_per_record,
+                p.server_cpu_us_per_record
+            ),
         );
     }
 
@@ -172,6 +180,7 @@ fn render(base: Option<&JetStreamResult>, js: &[JetStreamResult], kin: &[Kinesis
             j.read.records,
             j.read.expected,
             cpu(
+                j.read.records,
                 j.read.client_cpu_us_per_record,
                 j.read.server_cpu_us_per_record
             ),
@@ -213,6 +222,7 @@ fn render(base: Option<&JetStreamResult>, js: &[JetStreamResult], kin: &[Kinesis
                 " **incomplete**"
             },
             cpu(
+                k.read_back.records,
                 k.read_back.client_cpu_us_per_record,
                 k.read_back.server_cpu_us_per_record
             ),

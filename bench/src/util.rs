@@ -123,9 +123,13 @@ impl CpuSample {
         Self { client, servers }
     }
 
-    /// (client µs per item, server µs per item) between `self` and a later sample.
+    /// (client µs per item, server µs per item) between `self` and a later sample; zeros when
+    /// there were no items.
     pub(crate) fn per_item_us(&self, later: &CpuSample, items: u64) -> (f64, Option<f64>) {
-        let items = items.max(1) as f64;
+        if items == 0 {
+            return (0.0, None);
+        }
+        let items = items as f64;
         let client = later.client.saturating_sub(self.client).as_secs_f64() * 1e6 / items;
         let servers = match (self.servers, later.servers) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a).as_secs_f64() * 1e6 / items),
