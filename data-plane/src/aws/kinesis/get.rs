@@ -281,6 +281,14 @@ pub(super) async fn get_records(
             next = Position::Sequence(message.sequence + 1, 0);
             continue;
         };
+        // JetStream found the start by its own clock; the records carry the gateway's arrival
+        // time, which is what AT_TIMESTAMP promises: skip anything stamped earlier.
+        if let Position::Timestamp(at_ms) = iterator.position
+            && (batch.arrival_ms as i64) < at_ms
+        {
+            next = Position::Sequence(message.sequence + 1, 0);
+            continue;
+        }
         let first_index = match skip_in_first {
             Some((start_message, start_record)) if start_message == message.sequence => {
                 start_record as usize
