@@ -1,8 +1,13 @@
-//! Operator actions: creating tenants and their access keys.
+//! Operator actions: creating tenants and their access keys, users and their memberships,
+//! and operator-driven password resets.
 
 use fjord_common::secret::{MasterKey, random_string};
 
+use crate::auth::password;
+use crate::auth::permissions::Role;
+use crate::auth::{is_valid_email, normalize_email};
 use crate::store::tenants::TenantRow;
+use crate::store::users::UserId;
 use crate::store::{Store, StoreError, TenantId};
 
 /// A freshly created access key; the secret is shown once and never stored in the clear.
@@ -127,4 +132,92 @@ pub async fn wait_until_usable(
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
+}
+
+/// A user as `fjord admin create-user` reports it; `password` is present only when the user
+/// was created (shown once, never stored in the clear).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewUser {
+    pub user_id: String,
+    pub email: String,
+    pub tenant: String,
+    pub role: Role,
+    pub is_operator: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub password: Option<String>,
+}
+
+/// A generated password after an operator-driven reset.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct PasswordReset {
+    pub user_id: String,
+    pub email: String,
+    pub password: String,
+}
+
+/// Creates the user if needed (with a generated password) and gives them `role` in the
+/// tenant named `tenant_name`. `operator` makes them a platform operator; it never takes
+/// that away.
+pub async fn create_user(
+    store: &Store,
+    email: &str,
+    tenant_name: &str,
+    role: Role,
+    operator: bool,
+) -> anyhow::Result<NewUser> {
+    let email = normalize_email(email);
+    if !is_valid_email(&email) {
+        anyhow::bail!("{email:?} is not an email address");
+    }
+    let Some(tenant) = store.tenant_by_name(tenant_name).await? else {
+        anyhow::bail!("no tenant is named {tenant_name:?}");
+    };
+    let (user, password) = match store.user_by_email(&email).await? {
+        Some(user) => (user, None),
+        None => {
+            let password = password::generate()?;
+            let hash = password::hash(&password)?;
+            match store.create_user(&email, &hash, operator).await {
+                Ok(user) => (user, Some(password)),
+                Err(StoreError::AlreadyExists) => {
+                    anyhow::bail!("{email:?} was created concurrently; try again")
+                }
+                Err(StoreError::Invalid) => {
+                    anyhow::bail!("{email:?} is not an acceptable email address")
+                }
+                Err(error) => return Err(error.into()),
+            }
+        }
+    };
+    let user_id = UserId(user.id);
+    if operator && !user.is_operator {
+        store.set_operator(user_id, true).await?;
+    }
+    store
+        .put_membership(TenantId(tenant.id), user_id, role)
+        .await?;
+    Ok(NewUser {
+        user_id: user.id.to_string(),
+        email: user.email,
+        tenant: tenant.name,
+        role,
+        is_operator: operator || user.is_operator,
+        password,
+    })
+}
+
+/// Sets a freshly generated password and revokes every refresh token the user holds.
+pub async fn reset_password(store: &Store, email: &str) -> anyhow::Result<PasswordReset> {
+    let email = normalize_email(email);
+    let Some(user) = store.user_by_email(&email).await? else {
+        anyhow::bail!("no user has the email {email:?}");
+    };
+    let password = password::generate()?;
+    let hash = password::hash(&password)?;
+    store.reset_password(UserId(user.id), hash).await?;
+    Ok(PasswordReset {
+        user_id: user.id.to_string(),
+        email: user.email,
+        password,
+    })
 }

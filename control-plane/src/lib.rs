@@ -3,10 +3,13 @@
 //! It owns tenants, access keys and streams in Postgres ([`store`]), the reconciler that makes
 //! NATS JetStream and the config bucket match that desired state ([`reconciler`]), stream
 //! administration in Kinesis terms ([`kinesis`]) served to the gateway over the internal API
-//! ([`http`]), and operator actions ([`admin`]). It never serves records: that is the data
+//! ([`http`]), identity and access ([`auth`]), the REST API under `/api/v1` ([`api`]) served on
+//! the same listener, and operator actions ([`admin`]). It never serves records: that is the data
 //! plane's job.
 
 pub mod admin;
+pub mod api;
+pub mod auth;
 pub mod http;
 pub mod kinesis;
 pub mod reconciler;
@@ -78,6 +81,8 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
         region: config.region.clone(),
         interval: Duration::from_millis(config.control_plane.reconcile_interval_ms),
     };
+    let api_state = api::ApiState::from_master_key(store.clone(), &master_key)
+        .context("cannot prepare password hashing")?;
     let admin = KinesisAdmin {
         store,
         region: config.region.clone(),
@@ -91,10 +96,15 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
     let router = http::router(http::InternalState {
         admin,
         internal_token: std::sync::Arc::from(internal_token),
-    });
+    })
+    .merge(api::router(api_state));
     let server_cancel = cancel.clone();
-    let server = axum::serve(listener, router)
-        .with_graceful_shutdown(async move { server_cancel.cancelled().await });
+    // The peer address feeds sign-in rate limiting.
+    let server = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { server_cancel.cancelled().await });
     tasks.close();
     let served = server.await.context("control plane server failed");
     cancel.cancel();

@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use fjord_common::config::FjordConfig;
 use fjord_common::shutdown::cancel_on_signal;
 use fjord_control_plane::admin;
+use fjord_control_plane::auth::permissions::Role;
 use fjord_control_plane::store::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -53,6 +54,28 @@ enum AdminCommand {
         /// Shard quota (defaults to control_plane.shard_limit).
         #[arg(long)]
         shard_limit: Option<u32>,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Create a user (printing a generated password once) or add a membership to an
+    /// existing one.
+    CreateUser {
+        email: String,
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// owner, admin, developer or viewer.
+        #[arg(long)]
+        role: Role,
+        /// Make the user a platform operator.
+        #[arg(long)]
+        operator: bool,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Set a new generated password (printed once) and end the user's sessions.
+    ResetPassword {
+        email: String,
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
@@ -128,6 +151,47 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
                         println!("access key id:     {}", tenant.access_key.access_key_id);
                         println!("secret access key: {}", tenant.access_key.secret_access_key);
                         println!("(the secret is shown once; store it now)");
+                    }
+                }
+                Ok(())
+            }
+            AdminCommand::CreateUser {
+                email,
+                tenant,
+                role,
+                operator,
+                output,
+            } => {
+                let store = Store::connect(&config.postgres.url, 2).await?;
+                let user = admin::create_user(&store, &email, &tenant, role, operator).await?;
+                match output {
+                    Output::Json => println!("{}", serde_json::to_string(&user)?),
+                    Output::Text => {
+                        println!("user:     {} ({})", user.email, user.user_id);
+                        println!("tenant:   {} as {}", user.tenant, user.role);
+                        if user.is_operator {
+                            println!("operator: yes");
+                        }
+                        match &user.password {
+                            Some(password) => {
+                                println!("password: {password}");
+                                println!("(the password is shown once; hand it over now)");
+                            }
+                            None => println!("(existing user: password unchanged)"),
+                        }
+                    }
+                }
+                Ok(())
+            }
+            AdminCommand::ResetPassword { email, output } => {
+                let store = Store::connect(&config.postgres.url, 2).await?;
+                let reset = admin::reset_password(&store, &email).await?;
+                match output {
+                    Output::Json => println!("{}", serde_json::to_string(&reset)?),
+                    Output::Text => {
+                        println!("user:     {} ({})", reset.email, reset.user_id);
+                        println!("password: {}", reset.password);
+                        println!("(shown once; the user's sessions were ended)");
                     }
                 }
                 Ok(())

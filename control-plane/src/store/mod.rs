@@ -4,8 +4,10 @@
 //! `WHERE tenant_id = $1`. Handlers never see `sqlx::Error`.
 
 mod postgres;
+pub mod sessions;
 pub mod streams;
 pub mod tenants;
+pub mod users;
 
 use sqlx::PgPool;
 use sqlx::postgres::PgPoolOptions;
