@@ -321,6 +321,62 @@ impl Fjord {
 impl Drop for Fjord {
     fn drop(&mut self) {
         self.kill9();
+        // Leave nothing behind: the database, and this installation's JetStream streams and
+        // config bucket. On a thread of its own, since a test's runtime cannot be blocked.
+        let setting = |key: &str| {
+            self.env
+                .iter()
+                .find(|(name, _)| name == key)
+                .map(|(_, value)| value.clone())
+                .unwrap_or_default()
+        };
+        let database_url = setting("FJORD__POSTGRES__URL");
+        let prefix = setting("FJORD__NATS__PREFIX");
+        let cleanup = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                let _ =
+                    tokio::time::timeout(Duration::from_secs(20), clean_up(&database_url, &prefix))
+                        .await;
+            });
+        });
+        let _ = cleanup.join();
+    }
+}
+
+/// Drops a test installation's database and deletes its NATS objects (best effort).
+async fn clean_up(database_url: &str, prefix: &str) {
+    if let Some((_, database)) = database_url.rsplit_once('/')
+        && database.starts_with("fjord_e2e_")
+        && let Ok(mut connection) = sqlx_connect(&postgres_url()).await
+    {
+        let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+            .execute(&mut connection)
+            .await;
+    }
+    if prefix.is_empty() {
+        return;
+    }
+    let Ok(client) = async_nats::connect(nats_url()).await else {
+        return;
+    };
+    let jetstream = async_nats::jetstream::new(client);
+    let mut names = jetstream.stream_names();
+    let mut doomed = Vec::new();
+    use futures::StreamExt as _;
+    while let Some(Ok(name)) = names.next().await {
+        if name.starts_with(&format!("FJ_{prefix}_")) || name == format!("KV_fjord_{prefix}_config")
+        {
+            doomed.push(name);
+        }
+    }
+    for name in doomed {
+        let _ = jetstream.delete_stream(&name).await;
     }
 }
 
