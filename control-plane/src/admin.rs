@@ -1,20 +1,32 @@
-//! Operator actions: creating tenants and their access keys, users and their memberships,
+//! Operator actions: creating tenants and their access keys (with roles), users and their memberships,
 //! and operator-driven password resets.
 
-use fjord_common::secret::{MasterKey, random_string};
+use fjord_common::secret::{MasterKey, SecretBox, random_string};
 
 use crate::auth::password;
 use crate::auth::permissions::Role;
 use crate::auth::{is_valid_email, normalize_email};
+use crate::store::access_keys::NewAccessKeyRecord;
+use crate::store::audit::{ActorType, AuditEntry};
 use crate::store::tenants::TenantRow;
 use crate::store::users::UserId;
 use crate::store::{Store, StoreError, TenantId};
 
 /// A freshly created access key; the secret is shown once and never stored in the clear.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Clone, serde::Serialize)]
 pub struct NewAccessKey {
     pub access_key_id: String,
     pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for NewAccessKey {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("NewAccessKey")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .finish()
+    }
 }
 
 /// A tenant with its first access key.
@@ -26,6 +38,9 @@ pub struct NewTenant {
     #[serde(flatten)]
     pub access_key: NewAccessKey,
 }
+
+/// Longest access key name, in characters.
+pub const MAX_KEY_NAME_CHARS: usize = 128;
 
 const ACCESS_KEY_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const SECRET_ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -51,7 +66,14 @@ pub async fn create_tenant(
         Err(StoreError::AlreadyExists) => anyhow::bail!("a tenant named {name:?} already exists"),
         Err(error) => return Err(error.into()),
     };
-    let access_key = create_access_key(store, master_key, TenantId(tenant.id), "first key").await?;
+    let access_key = create_access_key(
+        store,
+        master_key,
+        TenantId(tenant.id),
+        "first key",
+        Role::Owner,
+    )
+    .await?;
     Ok(NewTenant {
         tenant_id: tenant.id.to_string(),
         name: tenant.name,
@@ -60,33 +82,84 @@ pub async fn create_tenant(
     })
 }
 
-/// Creates an access key for a tenant.
+/// A fresh access key id and secret, with the secret sealed for storage.
+pub fn generate_credentials(secret_box: &SecretBox) -> anyhow::Result<(NewAccessKey, String)> {
+    let access_key_id = format!("AKIA{}", random_string(ACCESS_KEY_ALPHABET, 16)?);
+    let secret_access_key = generate_secret()?;
+    let sealed = secret_box.seal(&secret_access_key, &access_key_id)?;
+    Ok((
+        NewAccessKey {
+            access_key_id,
+            secret_access_key,
+        },
+        sealed,
+    ))
+}
+
+/// A fresh secret access key (40 characters, as AWS's).
+pub fn generate_secret() -> anyhow::Result<String> {
+    Ok(random_string(SECRET_ALPHABET, 40)?)
+}
+
+/// Creates a tenant service-account access key with `role`.
 pub async fn create_access_key(
     store: &Store,
     master_key: &MasterKey,
     tenant_id: TenantId,
-    description: &str,
+    name: &str,
+    role: Role,
 ) -> anyhow::Result<NewAccessKey> {
-    let access_key_id = format!("AKIA{}", random_string(ACCESS_KEY_ALPHABET, 16)?);
-    let secret_access_key = random_string(SECRET_ALPHABET, 40)?;
-    let sealed = master_key
-        .secret_box()
-        .seal(&secret_access_key, &access_key_id)?;
+    let (access_key, sealed_secret) = generate_credentials(&master_key.secret_box())?;
     store
-        .insert_access_key(
+        .create_access_key(
             tenant_id,
-            access_key_id.clone(),
-            sealed,
-            description.to_owned(),
+            NewAccessKeyRecord {
+                access_key_id: access_key.access_key_id.clone(),
+                sealed_secret,
+                name: name.to_owned(),
+                role,
+                user_id: None,
+            },
+            None,
         )
         .await?;
-    Ok(NewAccessKey {
-        access_key_id,
-        secret_access_key,
+    Ok(access_key)
+}
+
+/// An access key as `fjord admin create-key` reports it; the secret is shown once.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct NewTenantKey {
+    pub tenant: String,
+    pub account_id: String,
+    pub role: Role,
+    #[serde(flatten)]
+    pub access_key: NewAccessKey,
+}
+
+/// Creates a service-account access key with `role` in the tenant named `tenant_name`.
+pub async fn create_tenant_key(
+    store: &Store,
+    master_key: &MasterKey,
+    tenant_name: &str,
+    name: &str,
+    role: Role,
+) -> anyhow::Result<NewTenantKey> {
+    if name.chars().count() > MAX_KEY_NAME_CHARS || name.chars().any(char::is_control) {
+        anyhow::bail!("a key name must be at most {MAX_KEY_NAME_CHARS} printable characters");
+    }
+    let Some(tenant) = store.tenant_by_name(tenant_name).await? else {
+        anyhow::bail!("no tenant is named {tenant_name:?}");
+    };
+    let access_key = create_access_key(store, master_key, TenantId(tenant.id), name, role).await?;
+    Ok(NewTenantKey {
+        tenant: tenant.name,
+        account_id: tenant.account_id,
+        role,
+        access_key,
     })
 }
 
-/// The named tenant with its first enabled access key, created if missing. For the
+/// The named tenant with its first enabled owner access key, created if missing. For the
 /// development quick start, which prints a working key on every start.
 pub async fn ensure_demo_tenant(
     store: &Store,
@@ -104,7 +177,7 @@ pub async fn ensure_demo_tenant(
             secret_access_key: master_key.secret_box().open(&sealed, &access_key_id)?,
             access_key_id,
         },
-        None => create_access_key(store, master_key, tenant_id, "demo key").await?,
+        None => create_access_key(store, master_key, tenant_id, "demo key", Role::Owner).await?,
     };
     Ok(NewTenant {
         tenant_id: tenant.id.to_string(),
@@ -220,4 +293,42 @@ pub async fn reset_password(store: &Store, email: &str) -> anyhow::Result<Passwo
         email: user.email,
         password,
     })
+}
+
+/// Who runs `fjord admin`, as the audit log names the operator: the OS user, else "unknown".
+pub fn operator_name() -> String {
+    ["USER", "LOGNAME", "USERNAME"]
+        .into_iter()
+        .find_map(|name| std::env::var(name).ok().filter(|value| !value.is_empty()))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// Records an operator action in the audit log of each of `tenant_ids` (best effort: a
+/// failure is logged, never returned). `details` must hold no secret.
+pub async fn record_operator_action(
+    store: &Store,
+    tenant_ids: &[TenantId],
+    operator: &str,
+    action: &str,
+    resource: &str,
+    details: serde_json::Value,
+) {
+    for tenant_id in tenant_ids {
+        let entry = AuditEntry::new(ActorType::Operator, operator, action, resource)
+            .with_details(details.clone());
+        store.record_audit(*tenant_id, entry).await;
+    }
+}
+
+/// The tenants the user with `email` belongs to (none if there is no such user).
+pub async fn tenants_of(store: &Store, email: &str) -> anyhow::Result<Vec<TenantId>> {
+    let Some(user) = store.user_by_email(&normalize_email(email)).await? else {
+        return Ok(Vec::new());
+    };
+    Ok(store
+        .memberships_of(UserId(user.id))
+        .await?
+        .into_iter()
+        .map(|membership| membership.tenant_id)
+        .collect())
 }

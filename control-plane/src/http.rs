@@ -3,6 +3,8 @@
 //!
 //! The internal API trusts the tenant headers only behind the shared internal token, which the
 //! gateway sends after it has verified the caller's signature.
+//! Forwarded calls that change state are recorded in the tenant's audit log
+//! ([`AUDITED_ACTIONS`], ADR 004); reads are not.
 
 use std::sync::Arc;
 
@@ -18,10 +20,29 @@ use uuid::Uuid;
 
 use crate::kinesis::{Caller, KinesisAdmin};
 use crate::store::TenantId;
+use crate::store::audit::{ActorType, AuditEntry};
 
 /// Headers the gateway sets on forwarded calls.
 pub const TENANT_HEADER: &str = "x-fjord-tenant-id";
 pub const ACCOUNT_HEADER: &str = "x-fjord-account-id";
+/// The access key that signed the forwarded call (the audit log's actor).
+pub const ACCESS_KEY_HEADER: &str = "x-fjord-access-key-id";
+/// The caller's address as the gateway saw it.
+pub const SOURCE_IP_HEADER: &str = "x-fjord-source-ip";
+/// The caller's `User-Agent`.
+pub const USER_AGENT_HEADER: &str = "x-fjord-user-agent";
+/// The gateway's `x-amzn-RequestId` for the call.
+pub const REQUEST_ID_HEADER: &str = "x-fjord-request-id";
+
+/// The forwarded actions that change state, and so are audited. Reads are not.
+pub const AUDITED_ACTIONS: [&str; 6] = [
+    "CreateStream",
+    "DeleteStream",
+    "IncreaseStreamRetentionPeriod",
+    "DecreaseStreamRetentionPeriod",
+    "AddTagsToStream",
+    "RemoveTagsFromStream",
+];
 
 #[derive(Clone)]
 pub struct InternalState {
@@ -79,6 +100,14 @@ async fn kinesis_action(
             tracing::error!(action, "kinesis action panicked");
             Err(AwsError::internal())
         });
+    if AUDITED_ACTIONS.contains(&action.as_str()) {
+        let entry = audit_entry(&state.admin, &caller, &action, &headers, &body, &outcome);
+        state
+            .admin
+            .store
+            .record_audit(caller.tenant_id, entry)
+            .await;
+    }
     match outcome {
         Ok(value) => aws_json(
             StatusCode::OK,
@@ -86,6 +115,71 @@ async fn kinesis_action(
         ),
         Err(error) => aws_error(&error),
     }
+}
+
+/// The audit entry of a forwarded mutating call: the access key as actor, the stream's ARN
+/// as resource, the AWS error type as error code.
+fn audit_entry(
+    admin: &KinesisAdmin,
+    caller: &Caller,
+    action: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    outcome: &Result<serde_json::Value, AwsError>,
+) -> AuditEntry {
+    let header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
+    };
+    let input = serde_json::from_slice::<serde_json::Value>(body).unwrap_or_default();
+    let resource = match (
+        input.get("StreamARN").and_then(|value| value.as_str()),
+        input.get("StreamName").and_then(|value| value.as_str()),
+    ) {
+        (Some(arn), _) => arn.to_owned(),
+        (None, Some(name)) => admin.arn(caller, name),
+        (None, None) => String::new(),
+    };
+    let entry = AuditEntry::new(
+        ActorType::AccessKey,
+        header(ACCESS_KEY_HEADER).unwrap_or_else(|| "unknown".to_owned()),
+        format!("kinesis:{action}"),
+        resource,
+    )
+    .from_address(header(SOURCE_IP_HEADER), header(USER_AGENT_HEADER))
+    .with_request_id(header(REQUEST_ID_HEADER))
+    .with_details(audit_details(&input));
+    match outcome {
+        Ok(_) => entry,
+        Err(error) => entry.failed(error.kind.type_name()),
+    }
+}
+
+/// The inputs worth keeping: sizes, modes and retention as given, tag keys without values.
+fn audit_details(input: &serde_json::Value) -> serde_json::Value {
+    let mut details = serde_json::Map::new();
+    for field in [
+        "ShardCount",
+        "StreamModeDetails",
+        "RetentionPeriodHours",
+        "TagKeys",
+    ] {
+        if let Some(value) = input.get(field) {
+            details.insert(field.to_owned(), value.clone());
+        }
+    }
+    if let Some(tags) = input.get("Tags").and_then(|tags| tags.as_object()) {
+        let keys = tags
+            .keys()
+            .cloned()
+            .map(serde_json::Value::String)
+            .collect();
+        details.insert("TagKeys".to_owned(), serde_json::Value::Array(keys));
+    }
+    serde_json::Value::Object(details)
 }
 
 fn aws_json(status: StatusCode, body: Vec<u8>) -> Response {

@@ -8,6 +8,7 @@ use std::sync::{Arc, RwLock};
 use anyhow::Context as _;
 use async_nats::jetstream::kv;
 use fjord_common::naming::Names;
+use fjord_common::permissions::Role;
 use fjord_common::secret::SecretBox;
 use fjord_common::spec::{AccessKeySpec, StreamSpec};
 use futures::StreamExt as _;
@@ -23,6 +24,9 @@ pub(crate) struct CachedKey {
     pub(crate) account_id: String,
     pub(crate) secret: String,
     pub(crate) enabled: bool,
+    /// What the key may do, checked against every action after its signature.
+    pub(crate) role: Role,
+    pub(crate) generation: i64,
 }
 
 /// A stream spec with its routing table.
@@ -102,7 +106,13 @@ impl Catalog {
                 if removed {
                     write(&self.keys).remove(&access_key_id);
                 } else if let Some(cached) = self.open_key(value) {
-                    write(&self.keys).insert(access_key_id, Arc::new(cached));
+                    let mut keys = write(&self.keys);
+                    let stale = keys
+                        .get(&access_key_id)
+                        .is_some_and(|current| current.generation > cached.generation);
+                    if !stale {
+                        keys.insert(access_key_id, Arc::new(cached));
+                    }
                 }
             }
             Entry::Stream(tenant_id, name) => {
@@ -136,6 +146,8 @@ impl Catalog {
                 account_id: spec.account_id,
                 secret,
                 enabled: spec.enabled,
+                role: spec.role,
+                generation: spec.generation,
             }),
             Err(_) => {
                 tracing::error!(

@@ -77,10 +77,15 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
     tracing::info!(listen = %config.gateway.listen, "gateway listening");
     let watch = tokio::spawn(catalog.watch(cancel.clone()));
     let server_cancel = cancel.clone();
-    let served = axum::serve(listener, aws::protocol::router(gateway))
-        .with_graceful_shutdown(async move { server_cancel.cancelled().await })
-        .await
-        .context("gateway server failed");
+    // The peer address is the source ip of audited calls.
+    let served = axum::serve(
+        listener,
+        aws::protocol::router(gateway)
+            .into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move { server_cancel.cancelled().await })
+    .await
+    .context("gateway server failed");
     cancel.cancel();
     watch.await.context("config watch panicked")??;
     served

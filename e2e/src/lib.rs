@@ -210,6 +210,46 @@ impl Fjord {
         serde_json::from_str(text.trim()).with_context(|| format!("unexpected output {text}"))
     }
 
+    /// Runs `fjord admin <args> --output json` against this installation; its JSON output.
+    pub async fn admin_json(&self, args: &[&str]) -> anyhow::Result<serde_json::Value> {
+        let output = tokio::process::Command::new(fjord_binary())
+            .arg("admin")
+            .args(args)
+            .args(["--output", "json"])
+            .envs(self.env.iter().cloned())
+            .env("RUST_LOG", "warn")
+            .output()
+            .await?;
+        if !output.status.success() {
+            bail!(
+                "fjord admin {args:?} failed: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        let text = String::from_utf8(output.stdout)?;
+        serde_json::from_str(text.trim()).with_context(|| format!("unexpected output {text}"))
+    }
+
+    /// The control plane's base URL (REST API under `/api/v1`).
+    pub fn control_plane_url(&self) -> String {
+        let listen = self
+            .env
+            .iter()
+            .find(|(name, _)| name == "FJORD__CONTROL_PLANE__LISTEN")
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default();
+        format!("http://{listen}")
+    }
+
+    /// The URL of this installation's own Postgres database, for tests that check rows.
+    pub fn database_url(&self) -> String {
+        self.env
+            .iter()
+            .find(|(name, _)| name == "FJORD__POSTGRES__URL")
+            .map(|(_, value)| value.clone())
+            .unwrap_or_default()
+    }
+
     /// An official SDK client for `tenant`, retries off so errors surface as they are.
     pub fn client(&self, tenant: &Tenant) -> aws_sdk_kinesis::Client {
         self.client_with_secret(&tenant.access_key_id, &tenant.secret_access_key)

@@ -8,7 +8,7 @@ use fjord_common::config::FjordConfig;
 use fjord_common::shutdown::cancel_on_signal;
 use fjord_control_plane::admin;
 use fjord_control_plane::auth::permissions::Role;
-use fjord_control_plane::store::Store;
+use fjord_control_plane::store::{Store, TenantId};
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
@@ -73,6 +73,20 @@ enum AdminCommand {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// Create a tenant service-account access key with a role; the secret is printed once.
+    CreateKey {
+        /// The tenant's name.
+        #[arg(long)]
+        tenant: String,
+        /// owner, admin, developer or viewer.
+        #[arg(long, default_value_t = Role::Developer)]
+        role: Role,
+        /// What the key is for.
+        #[arg(long, default_value = "created by fjord admin")]
+        name: String,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
     /// Set a new generated password (printed once) and end the user's sessions.
     ResetPassword {
         email: String,
@@ -132,6 +146,18 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
                     config.control_plane.on_demand_stream_limit,
                 )
                 .await?;
+                admin::record_operator_action(
+                    &store,
+                    &[TenantId(tenant.tenant_id.parse()?)],
+                    &admin::operator_name(),
+                    "tenants:Create",
+                    &tenant.name,
+                    serde_json::json!({
+                        "account_id": tenant.account_id,
+                        "access_key_id": tenant.access_key.access_key_id,
+                    }),
+                )
+                .await;
                 let usable = admin::wait_until_usable(
                     &store,
                     &tenant.access_key.access_key_id,
@@ -164,6 +190,22 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
             } => {
                 let store = Store::connect(&config.postgres.url, 2).await?;
                 let user = admin::create_user(&store, &email, &tenant, role, operator).await?;
+                if let Some(tenant) = store.tenant_by_name(&user.tenant).await? {
+                    admin::record_operator_action(
+                        &store,
+                        &[TenantId(tenant.id)],
+                        &admin::operator_name(),
+                        "users:Create",
+                        &user.email,
+                        serde_json::json!({
+                            "user_id": user.user_id,
+                            "role": user.role,
+                            "operator": user.is_operator,
+                            "created": user.password.is_some(),
+                        }),
+                    )
+                    .await;
+                }
                 match output {
                     Output::Json => println!("{}", serde_json::to_string(&user)?),
                     Output::Text => {
@@ -183,9 +225,65 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
                 }
                 Ok(())
             }
+            AdminCommand::CreateKey {
+                tenant,
+                role,
+                name,
+                output,
+            } => {
+                let master_key = config.master_key()?;
+                let store = Store::connect(&config.postgres.url, 2).await?;
+                let key =
+                    admin::create_tenant_key(&store, &master_key, &tenant, &name, role).await?;
+                if let Some(tenant) = store.tenant_by_name(&key.tenant).await? {
+                    admin::record_operator_action(
+                        &store,
+                        &[TenantId(tenant.id)],
+                        &admin::operator_name(),
+                        "keys:Create",
+                        &key.access_key.access_key_id,
+                        serde_json::json!({ "role": key.role, "name": name }),
+                    )
+                    .await;
+                }
+                let usable = admin::wait_until_usable(
+                    &store,
+                    &key.access_key.access_key_id,
+                    std::time::Duration::from_secs(10),
+                )
+                .await?;
+                if !usable {
+                    eprintln!(
+                        "note: no running control plane has published the key yet; it becomes usable once one does"
+                    );
+                }
+                match output {
+                    Output::Json => println!("{}", serde_json::to_string(&key)?),
+                    Output::Text => {
+                        println!(
+                            "tenant:            {} (account {})",
+                            key.tenant, key.account_id
+                        );
+                        println!("role:              {}", key.role);
+                        println!("access key id:     {}", key.access_key.access_key_id);
+                        println!("secret access key: {}", key.access_key.secret_access_key);
+                        println!("(the secret is shown once; store it now)");
+                    }
+                }
+                Ok(())
+            }
             AdminCommand::ResetPassword { email, output } => {
                 let store = Store::connect(&config.postgres.url, 2).await?;
                 let reset = admin::reset_password(&store, &email).await?;
+                admin::record_operator_action(
+                    &store,
+                    &admin::tenants_of(&store, &reset.email).await?,
+                    &admin::operator_name(),
+                    "users:ResetPassword",
+                    &reset.email,
+                    serde_json::json!({ "user_id": reset.user_id, "sessions_revoked": true }),
+                )
+                .await;
                 match output {
                     Output::Json => println!("{}", serde_json::to_string(&reset)?),
                     Output::Text => {

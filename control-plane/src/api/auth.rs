@@ -12,6 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::api::ApiState;
+use crate::api::audit::RequestOrigin;
 use crate::api::extract::{ApiJson, ClientAddress};
 use crate::api::problem::Problem;
 use crate::auth::context::AuthContext;
@@ -19,6 +20,8 @@ use crate::auth::password::MAX_PASSWORD_BYTES;
 use crate::auth::permissions::Role;
 use crate::auth::session::{self, MAX_REFRESH_TOKEN_LENGTH};
 use crate::auth::{MAX_EMAIL_LENGTH, normalize_email};
+use crate::store::TenantId;
+use crate::store::audit::{ActorType, AuditEntry};
 use crate::store::sessions::Rotation;
 use crate::store::users::{Membership, UserId};
 
@@ -138,6 +141,40 @@ fn session_response(
     }
 }
 
+/// An audit entry of an auth event by `user_id` about `email`.
+fn auth_event(user_id: UserId, action: &str, email: &str, origin: &RequestOrigin) -> AuditEntry {
+    AuditEntry::new(
+        ActorType::User,
+        user_id.0.to_string(),
+        format!("auth:{action}"),
+        email,
+    )
+    .from_address(origin.source_ip.clone(), origin.user_agent.clone())
+}
+
+/// The kind of a problem (`invalid-credentials`), as the audit log's error code.
+fn problem_kind(problem: &Problem) -> &str {
+    problem.problem_type.rsplit(':').next().unwrap_or_default()
+}
+
+/// Records a refused sign-in of a known user under their first tenant (by name), if any.
+/// Spawned, so that a known email is not answered measurably slower than an unknown one.
+fn record_refused_sign_in(state: &ApiState, user_id: UserId, entry: AuditEntry) {
+    let store = state.store.clone();
+    tokio::spawn(async move {
+        match store.memberships_of(user_id).await {
+            Ok(memberships) => {
+                if let Some(first) = memberships.first() {
+                    store.record_audit(first.tenant_id, entry).await;
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "failed to audit a refused sign-in");
+            }
+        }
+    });
+}
+
 /// Sign in with email and password.
 #[utoipa::path(
     post,
@@ -156,6 +193,7 @@ fn session_response(
 pub async fn sign_in(
     State(state): State<ApiState>,
     ClientAddress(address): ClientAddress,
+    origin: RequestOrigin,
     ApiJson(request): ApiJson<SignInRequest>,
 ) -> Result<Json<SessionResponse>, Problem> {
     let email = normalize_email(&request.email);
@@ -178,7 +216,14 @@ pub async fn sign_in(
         .filter(|user| !user.disabled)
         .map(|user| user.password_hash.clone());
     let verified = state.passwords.verify(request.password, stored_hash).await;
+    let known_user = user.as_ref().map(|user| UserId(user.id));
     let Some(user) = user.filter(|_| verified) else {
+        if let Some(user_id) = known_user {
+            let problem = Problem::invalid_credentials();
+            let entry =
+                auth_event(user_id, "SignIn", &email, &origin).failed(problem_kind(&problem));
+            record_refused_sign_in(&state, user_id, entry);
+        }
         state
             .sign_in_limiter
             .record_failure(&email, address)
@@ -196,12 +241,27 @@ pub async fn sign_in(
         Some(wanted) => memberships
             .iter()
             .find(|membership| membership.account_id == wanted || membership.tenant_name == wanted)
-            .ok_or_else(|| Problem::forbidden("you are not a member of the requested tenant"))?,
+            .ok_or_else(|| Problem::forbidden("you are not a member of the requested tenant")),
         None => memberships
             .first()
-            .ok_or_else(|| Problem::forbidden("you are not a member of any tenant"))?,
+            .ok_or_else(|| Problem::forbidden("you are not a member of any tenant")),
+    };
+    let chosen = match chosen {
+        Ok(chosen) => chosen,
+        Err(problem) => {
+            if let Some(first) = memberships.first() {
+                let entry = auth_event(user_id, "SignIn", &email, &origin)
+                    .failed(problem_kind(&problem))
+                    .with_details(serde_json::json!({ "requested_tenant": request.tenant }));
+                state.store.record_audit(first.tenant_id, entry).await;
+            }
+            return Err(problem);
+        }
     };
     let response = open_session(&state, user_id, chosen, &memberships).await?;
+    let entry = auth_event(user_id, "SignIn", &email, &origin)
+        .with_details(serde_json::json!({ "role": chosen.role }));
+    state.store.record_audit(chosen.tenant_id, entry).await;
     tracing::info!(user_id = %user.id, tenant_id = %chosen.tenant_id.0, "signed in");
     Ok(Json(response))
 }
@@ -221,6 +281,7 @@ pub async fn sign_in(
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
     State(state): State<ApiState>,
+    origin: RequestOrigin,
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<Json<SessionResponse>, Problem> {
     if request.refresh_token.len() > MAX_REFRESH_TOKEN_LENGTH {
@@ -241,7 +302,17 @@ pub async fn refresh(
         } => (tenant_id, user_id, role),
         Rotation::Reused { tenant_id, user_id } => {
             tracing::warn!(user_id = %user_id.0, tenant_id = %tenant_id.0, "refresh token reused; revoked the user's sessions in the tenant");
-            return Err(Problem::invalid_refresh_token());
+            let problem = Problem::invalid_refresh_token();
+            record_user_event(
+                &state,
+                tenant_id,
+                user_id,
+                "RefreshTokenReuse",
+                &origin,
+                Some(&problem),
+            )
+            .await;
+            return Err(problem);
         }
         Rotation::Refused => return Err(Problem::invalid_refresh_token()),
     };
@@ -278,13 +349,40 @@ pub async fn refresh(
 #[tracing::instrument(skip_all)]
 pub async fn sign_out(
     State(state): State<ApiState>,
+    origin: RequestOrigin,
     ApiJson(request): ApiJson<RefreshRequest>,
 ) -> Result<StatusCode, Problem> {
     if request.refresh_token.len() <= MAX_REFRESH_TOKEN_LENGTH {
         let hash = session::hash_refresh_token(&request.refresh_token);
-        state.store.revoke_refresh_token(hash).await?;
+        if let Some((tenant_id, user_id)) = state.store.revoke_refresh_token(hash).await? {
+            record_user_event(&state, tenant_id, user_id, "SignOut", &origin, None).await;
+        }
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Records an auth event of a user whose email is looked up (the refresh and sign-out calls
+/// carry only a token); `problem` marks it a failure.
+async fn record_user_event(
+    state: &ApiState,
+    tenant_id: TenantId,
+    user_id: UserId,
+    action: &str,
+    origin: &RequestOrigin,
+    problem: Option<&Problem>,
+) {
+    let email = match state.store.user(user_id).await {
+        Ok(user) => user.email,
+        Err(error) => {
+            tracing::warn!(%error, "cannot name the user of an audited auth event");
+            String::new()
+        }
+    };
+    let mut entry = auth_event(user_id, action, &email, origin);
+    if let Some(problem) = problem {
+        entry = entry.failed(problem_kind(problem));
+    }
+    state.store.record_audit(tenant_id, entry).await;
 }
 
 /// The signed-in user, the session's tenant and role, and every membership.

@@ -5,16 +5,19 @@
 //! [`crate::store`]. The OpenAPI 3.1 document is generated from the handlers' annotations and
 //! served at `/api/v1/openapi.json`.
 
+pub mod audit;
 pub mod auth;
 pub mod extract;
+pub mod keys;
 pub mod problem;
 
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use fjord_common::secret::MasterKey;
+use axum::routing::{delete, get, post};
+use fjord_common::secret::{MasterKey, random_bytes};
+use fjord_common::token::TokenSigner;
 use utoipa::OpenApi as _;
 
 use crate::auth::password::{PasswordError, Passwords};
@@ -30,6 +33,27 @@ pub struct ApiState {
     pub sessions: SessionKeys,
     pub passwords: Passwords,
     pub sign_in_limiter: SignInLimiter,
+    /// Signs the audit log's pagination cursors.
+    pub audit_cursors: TokenSigner,
+    /// Seals access key secrets and signs key-list cursors; `None` until a master key is
+    /// given (then the key endpoints answer 500).
+    pub key_material: Option<KeyMaterial>,
+}
+
+/// What the access key endpoints derive from the master key.
+#[derive(Clone)]
+pub struct KeyMaterial {
+    pub secret_box: fjord_common::secret::SecretBox,
+    pub cursors: TokenSigner,
+}
+
+impl KeyMaterial {
+    pub fn from_master_key(master_key: &MasterKey) -> Self {
+        Self {
+            secret_box: master_key.secret_box(),
+            cursors: TokenSigner::new(master_key.derive("key-list-cursors")),
+        }
+    }
 }
 
 impl ApiState {
@@ -44,16 +68,29 @@ impl ApiState {
             store,
             sessions,
             passwords: Passwords::new()?,
+            // A per-process key; `from_master_key` replaces it with one every process shares.
+            audit_cursors: TokenSigner::new(random_bytes()?),
+            key_material: None,
         })
     }
 
     /// The production state: session keys derived from the master key, default limits.
     pub fn from_master_key(store: Store, master_key: &MasterKey) -> Result<Self, PasswordError> {
-        Self::new(
+        let mut state = Self::new(
             store,
             SessionKeys::from_master_key(master_key),
             RateLimitPolicy::default(),
-        )
+        )?;
+        state.audit_cursors = TokenSigner::new(master_key.derive("audit-cursors"));
+        state.key_material = Some(KeyMaterial::from_master_key(master_key));
+        Ok(state)
+    }
+
+    /// The same state with access key secrets sealed under `master_key` (tests build the
+    /// state with [`ApiState::new`] and add this).
+    pub fn with_master_key(mut self, master_key: &MasterKey) -> Self {
+        self.key_material = Some(KeyMaterial::from_master_key(master_key));
+        self
     }
 }
 
@@ -67,10 +104,19 @@ impl FromRef<ApiState> for SessionKeys {
 #[derive(utoipa::OpenApi)]
 #[openapi(
     info(title = "Fjord REST API", version = "1", description = "Fjord's control-plane REST API."),
-    paths(auth::sign_in, auth::refresh, auth::sign_out, auth::me, openapi_json),
-    components(schemas(Problem)),
+    // One `paths(...)` and one `components(...)`: utoipa keeps only the last of repeated ones.
+    paths(
+        auth::sign_in, auth::refresh, auth::sign_out, auth::me, openapi_json,
+        audit::list_audit,
+        keys::create_key, keys::list_keys, keys::disable_key, keys::enable_key, keys::rotate_key, keys::delete_key,
+    ),
+    components(schemas(
+        Problem,
+        audit::AuditPage, audit::AuditEntryView,
+        keys::CreateKeyRequest, keys::CreatedKey, keys::KeyView, keys::KeyPage,
+    )),
     modifiers(&BearerSecurity),
-    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"))
+    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"))
 )]
 pub struct ApiDoc;
 
@@ -113,6 +159,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/sign-out", post(auth::sign_out))
         .route("/me", get(auth::me))
+        .route("/audit", get(audit::list_audit))
+        .route("/keys", get(keys::list_keys).post(keys::create_key))
+        .route("/keys/{id}", delete(keys::delete_key))
+        .route("/keys/{id}/disable", post(keys::disable_key))
+        .route("/keys/{id}/enable", post(keys::enable_key))
+        .route("/keys/{id}/rotate", post(keys::rotate_key))
         .route("/openapi.json", get(openapi_json))
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })

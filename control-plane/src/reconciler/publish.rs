@@ -8,24 +8,43 @@ use fjord_common::naming::Names;
 use fjord_common::spec::{AccessKeySpec, ShardSpec, StreamSpec, StreamStatus};
 
 use super::Reconciler;
+use crate::auth::permissions::Role;
 use crate::store::TenantId;
 use crate::store::streams::StreamRow;
 use crate::store::tenants::AccessKeyRow;
 
+/// Publishes an access key's spec, or, for a deleted key, purges it from the config bucket
+/// (the gateway drops it from its cache on the purge) and then drops its row.
 pub(super) async fn access_key(reconciler: &Reconciler, key: &AccessKeyRow) -> anyhow::Result<()> {
+    let bucket_key = Names::access_key_key(&key.access_key_id);
+    if key.deleted {
+        reconciler
+            .config_bucket
+            .purge(&bucket_key)
+            .await
+            .context("cannot purge a deleted access key")?;
+        reconciler
+            .store
+            .remove_deleted_access_key(&key.access_key_id, key.generation)
+            .await?;
+        return Ok(());
+    }
+    let role: Role = key
+        .role
+        .parse()
+        .context("an access key row holds an unknown role")?;
     let spec = AccessKeySpec {
         access_key_id: key.access_key_id.clone(),
         tenant_id: key.tenant_id,
         account_id: key.account_id.clone(),
         sealed_secret: key.sealed_secret.clone(),
         enabled: key.enabled,
+        role,
+        generation: key.generation,
     };
     reconciler
         .config_bucket
-        .put(
-            Names::access_key_key(&key.access_key_id),
-            serde_json::to_vec(&spec)?.into(),
-        )
+        .put(bucket_key, serde_json::to_vec(&spec)?.into())
         .await
         .context("cannot publish access key")?;
     reconciler

@@ -3,6 +3,8 @@
 //! Every method on tenant data takes the `TenantId` first and every such query is scoped with
 //! `WHERE tenant_id = $1`. Handlers never see `sqlx::Error`.
 
+pub mod access_keys;
+pub mod audit;
 mod postgres;
 pub mod sessions;
 pub mod streams;

@@ -156,16 +156,21 @@ impl Store {
         .await
     }
 
-    /// Revokes one refresh token (sign-out). `false` if it was unknown or already revoked.
-    pub async fn revoke_refresh_token(&self, token_hash: [u8; 32]) -> StoreResult<bool> {
-        let revoked = sqlx::query(
+    /// Revokes one refresh token (sign-out): whose it was, or `None` if it was unknown or
+    /// already revoked.
+    pub async fn revoke_refresh_token(
+        &self,
+        token_hash: [u8; 32],
+    ) -> StoreResult<Option<(TenantId, UserId)>> {
+        let revoked = sqlx::query_as::<_, (Uuid, Uuid)>(
             "UPDATE refresh_tokens SET revoked_at = now()
-             WHERE token_hash = $1 AND revoked_at IS NULL",
+             WHERE token_hash = $1 AND revoked_at IS NULL
+             RETURNING tenant_id, user_id",
         )
         .bind(token_hash.as_slice())
-        .execute(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
-        Ok(revoked.rows_affected() > 0)
+        Ok(revoked.map(|(tenant_id, user_id)| (TenantId(tenant_id), UserId(user_id))))
     }
 
     /// Failure counters of `keys` whose window (of `window_seconds`) is still open.

@@ -1,10 +1,9 @@
 //! Tenants and their access keys.
 
 use chrono::{DateTime, Utc};
-use futures::FutureExt as _;
 use uuid::Uuid;
 
-use super::{Store, StoreError, StoreResult, TenantId, notify_reconciler};
+use super::{Store, StoreError, StoreResult, TenantId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TenantRow {
@@ -23,6 +22,9 @@ pub struct AccessKeyRow {
     pub account_id: String,
     pub sealed_secret: String,
     pub enabled: bool,
+    pub role: String,
+    /// A deleted key: to be purged from the config bucket, then its row dropped.
+    pub deleted: bool,
     pub generation: i64,
 }
 
@@ -86,38 +88,11 @@ impl Store {
         .await?)
     }
 
-    /// Stores an access key whose secret is already sealed, and nudges the reconciler to
-    /// publish it to the data plane.
-    pub async fn insert_access_key(
-        &self,
-        tenant_id: TenantId,
-        access_key_id: String,
-        sealed_secret: String,
-        description: String,
-    ) -> StoreResult<()> {
-        self.transaction(move |connection| {
-            async move {
-                sqlx::query(
-                    "INSERT INTO access_keys (access_key_id, tenant_id, sealed_secret, description)
-                     VALUES ($1, $2, $3, $4)",
-                )
-                .bind(&access_key_id)
-                .bind(tenant_id.0)
-                .bind(&sealed_secret)
-                .bind(&description)
-                .execute(&mut *connection)
-                .await?;
-                notify_reconciler(connection).await
-            }
-            .boxed()
-        })
-        .await
-    }
-
     /// Keys whose desired state differs from what the config bucket holds.
     pub async fn unpublished_access_keys(&self) -> StoreResult<Vec<AccessKeyRow>> {
         Ok(sqlx::query_as::<_, AccessKeyRow>(
-            "SELECT k.access_key_id, k.tenant_id, t.account_id, k.sealed_secret, k.enabled, k.generation
+            "SELECT k.access_key_id, k.tenant_id, t.account_id, k.sealed_secret, k.enabled, k.role,
+                    k.deleted_at IS NOT NULL AS deleted, k.generation
              FROM access_keys k JOIN tenants t ON t.id = k.tenant_id
              WHERE k.generation <> k.published_generation
              LIMIT 500",
@@ -144,11 +119,12 @@ impl Store {
 }
 
 impl Store {
-    /// The tenant's enabled access keys (ids and sealed secrets), oldest first.
+    /// The tenant's enabled owner access keys (ids and sealed secrets), oldest first.
     pub async fn access_keys_of(&self, tenant_id: TenantId) -> StoreResult<Vec<(String, String)>> {
         Ok(sqlx::query_as::<_, (String, String)>(
             "SELECT access_key_id, sealed_secret FROM access_keys
-             WHERE tenant_id = $1 AND enabled ORDER BY created_at, access_key_id",
+             WHERE tenant_id = $1 AND enabled AND role = 'owner'
+             ORDER BY created_at, access_key_id",
         )
         .bind(tenant_id.0)
         .fetch_all(&self.pool)

@@ -5,6 +5,26 @@ use fjord_common::aws_error::AwsError;
 
 use crate::aws::kinesis::Caller;
 
+/// The caller's address, user agent and request id, for the control plane's audit log;
+/// values that are not valid header values are left out.
+fn origin_headers(caller: &Caller) -> reqwest::header::HeaderMap {
+    let mut headers = reqwest::header::HeaderMap::new();
+    let origin = &caller.origin;
+    for (name, value) in [
+        ("x-fjord-source-ip", &origin.source_ip),
+        ("x-fjord-user-agent", &origin.user_agent),
+        ("x-fjord-request-id", &origin.request_id),
+    ] {
+        if let Some(value) = value
+            .as_deref()
+            .and_then(|value| reqwest::header::HeaderValue::from_str(value).ok())
+        {
+            headers.insert(name, value);
+        }
+    }
+    headers
+}
+
 /// Client of the control plane's internal API.
 pub(crate) struct Forwarder {
     client: reqwest::Client,
@@ -36,6 +56,8 @@ impl Forwarder {
             .bearer_auth(&self.token)
             .header("x-fjord-tenant-id", caller.tenant_id.to_string())
             .header("x-fjord-account-id", &caller.account_id)
+            .header("x-fjord-access-key-id", &caller.access_key_id)
+            .headers(origin_headers(caller))
             .body(body)
             .send()
             .await

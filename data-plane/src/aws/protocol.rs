@@ -4,11 +4,12 @@
 //! SigV4 signature is verified against the access key the catalog holds, and the action's
 //! answer or error is written with AWS's content type, status and `x-amzn-RequestId`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -16,7 +17,7 @@ use fjord_common::aws_error::{AwsError, AwsErrorKind};
 use futures::FutureExt as _;
 use http_body_util::{BodyExt as _, Limited};
 
-use super::kinesis::{Caller, MAX_PUT_RECORDS_BYTES, dispatch, is_known_action};
+use super::kinesis::{Caller, MAX_PUT_RECORDS_BYTES, Origin, authorize, dispatch, is_known_action};
 use super::sigv4::{self, SigV4Error};
 use crate::gateway::Gateway;
 
@@ -47,7 +48,7 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request<Body>) -> 
         .unwrap_or_default()
         .to_owned();
     // A bug must cost one request, never the process: a panic becomes InternalFailure.
-    let outcome = std::panic::AssertUnwindSafe(serve(&gateway, request, &action))
+    let outcome = std::panic::AssertUnwindSafe(serve(&gateway, request, &action, &request_id))
         .catch_unwind()
         .await
         .unwrap_or_else(|_| {
@@ -83,6 +84,7 @@ async fn serve(
     gateway: &Gateway,
     request: Request<Body>,
     action: &str,
+    request_id: &str,
 ) -> Result<(u16, bytes::Bytes), AwsError> {
     let (parts, body) = request.into_parts();
     let declared_length = parts
@@ -107,7 +109,8 @@ async fn serve(
             }
         })?
         .to_bytes();
-    let caller = authenticate(gateway, &parts, &body).await?;
+    let (mut caller, region) = authenticate(gateway, &parts, &body).await?;
+    caller.origin = origin(&parts, request_id);
     if !is_known_action(action) {
         return Err(AwsError::new(
             AwsErrorKind::UnknownOperationException,
@@ -118,6 +121,7 @@ async fn serve(
             },
         ));
     }
+    authorize(&caller, action, &region, &body)?;
     dispatch(gateway, &caller, action, body).await
 }
 
@@ -127,12 +131,13 @@ fn too_large() -> AwsError {
     ))
 }
 
-/// Verifies the request's signature; the access key selects the tenant.
+/// Verifies the request's signature; the access key selects the tenant and the role. Also
+/// returns the region the request was signed for.
 async fn authenticate(
     gateway: &Gateway,
     parts: &axum::http::request::Parts,
     body: &[u8],
-) -> Result<Caller, AwsError> {
+) -> Result<(Caller, String), AwsError> {
     let authorization =
         sigv4::parse_request(&parts.uri, &parts.headers).map_err(signature_error)?;
     sigv4::check_clock_skew(&authorization, chrono::Utc::now()).map_err(signature_error)?;
@@ -180,10 +185,33 @@ async fn authenticate(
         &signing_key,
     )
     .map_err(signature_error)?;
-    Ok(Caller {
-        tenant_id: key.tenant_id,
-        account_id: key.account_id.clone(),
-    })
+    Ok((
+        Caller {
+            tenant_id: key.tenant_id,
+            account_id: key.account_id.clone(),
+            access_key_id: authorization.access_key_id.clone(),
+            role: key.role,
+            origin: Origin::default(),
+        },
+        authorization.region.clone(),
+    ))
+}
+
+/// The peer address (when the server records it: tests may not), the client's `User-Agent`
+/// and the request id.
+fn origin(parts: &axum::http::request::Parts, request_id: &str) -> Origin {
+    Origin {
+        source_ip: parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(address)| address.ip().to_string()),
+        user_agent: parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned),
+        request_id: Some(request_id.to_owned()),
+    }
 }
 
 fn signature_error(error: SigV4Error) -> AwsError {

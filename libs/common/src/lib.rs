@@ -2,15 +2,16 @@
 //!
 //! This crate owns what both planes must agree on without linking each other: the resource
 //! specs the control plane publishes to NATS KV and the data plane caches ([`spec`]), the
-//! names derived for JetStream objects ([`naming`]), sealed secrets ([`secret`]), the AWS
-//! error vocabulary ([`aws_error`]), the hash-key space ([`hash_key`]) and configuration
-//! loading ([`config`]). It must never talk to Postgres or NATS itself.
+//! names derived for JetStream objects ([`naming`]), sealed secrets ([`secret`]), roles and
+//! the permission matrix ([`permissions`]), the AWS error vocabulary ([`aws_error`]), the
+//! hash-key space ([`hash_key`]) and configuration loading ([`config`]). It must never talk to Postgres or NATS itself.
 
 pub mod aws_error;
 pub mod config;
 pub mod hash_key;
 pub mod kinesis;
 pub mod naming;
+pub mod permissions;
 pub mod secret;
 pub mod sequence;
 pub mod shutdown;

@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::permissions::Role;
+
 /// Lifecycle of a stream, as Kinesis reports it in `StreamStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -74,4 +76,39 @@ pub struct AccessKeySpec {
     /// The secret, sealed with the master key's secret box, bound to the access key id.
     pub sealed_secret: String,
     pub enabled: bool,
+    /// What the key may do; entries published before keys had roles read as `developer`.
+    #[serde(default)]
+    pub role: Role,
+    /// Bumped by the control plane on every change (disable, rotate, role).
+    #[serde(default)]
+    pub generation: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn access_keys_published_before_roles_read_as_developer() {
+        let old = serde_json::json!({
+            "access_key_id": "AKIAAAAAAAAAAAAAAAAA",
+            "tenant_id": Uuid::nil(),
+            "account_id": "123456789012",
+            "sealed_secret": "sealed",
+            "enabled": true,
+        });
+        let spec: AccessKeySpec = serde_json::from_value(old).unwrap();
+        assert_eq!(spec.role, Role::Developer);
+        assert_eq!(spec.generation, 0);
+        let viewer = AccessKeySpec {
+            role: Role::Viewer,
+            ..spec
+        };
+        let text = serde_json::to_string(&viewer).unwrap();
+        assert!(text.contains(r#""role":"viewer""#), "{text}");
+        assert_eq!(
+            serde_json::from_str::<AccessKeySpec>(&text).unwrap(),
+            viewer
+        );
+    }
 }
