@@ -81,8 +81,9 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
         region: config.region.clone(),
         interval: Duration::from_millis(config.control_plane.reconcile_interval_ms),
     };
-    let api_state = api::ApiState::from_master_key(store.clone(), &master_key)
+    let mut api_state = api::ApiState::from_master_key(store.clone(), &master_key)
         .context("cannot prepare password hashing")?;
+    api_state.region = config.region.clone();
     let admin = KinesisAdmin {
         store,
         region: config.region.clone(),

@@ -181,12 +181,11 @@ fn validate_name(name: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-/// The request's `Idempotency-Key`, with a hash of what it asks for (name and role), so a
-/// reused key with a different request is told apart.
-fn idempotency_key(
+/// The request's `Idempotency-Key`, with a hash of what it asks for (`fingerprint`), so a
+/// reused key with a different request is told apart. Shared by the creating endpoints.
+pub(crate) fn idempotency_key(
     headers: &HeaderMap,
-    request: &CreateKeyRequest,
-    role: Role,
+    fingerprint: &serde_json::Value,
 ) -> Result<Option<IdempotencyKey>, Problem> {
     let Some(value) = headers.get(IDEMPOTENCY_HEADER) else {
         return Ok(None);
@@ -201,8 +200,7 @@ fn idempotency_key(
         .ok_or_else(|| {
             Problem::bad_request("Idempotency-Key must be 1-255 visible ASCII characters")
         })?;
-    let fingerprint = serde_json::json!({"name": request.name, "role": role}).to_string();
-    let digest = ring::digest::digest(&ring::digest::SHA256, fingerprint.as_bytes());
+    let digest = ring::digest::digest(&ring::digest::SHA256, fingerprint.to_string().as_bytes());
     let mut request_hash = [0u8; 32];
     request_hash.copy_from_slice(digest.as_ref());
     Ok(Some(IdempotencyKey {
@@ -324,7 +322,8 @@ async fn create(
     if role > context.role {
         return Err(above_own_role());
     }
-    let idempotency = idempotency_key(headers, &request, role)?;
+    let fingerprint = serde_json::json!({"name": request.name, "role": role});
+    let idempotency = idempotency_key(headers, &fingerprint)?;
     let material = key_material(state)?;
     let (credentials, sealed_secret) = admin::generate_credentials(&material.secret_box)
         .map_err(|error| Problem::internal(&format!("{error:#}")))?;

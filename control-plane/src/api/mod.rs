@@ -10,12 +10,13 @@ pub mod auth;
 pub mod extract;
 pub mod keys;
 pub mod problem;
+pub mod streams;
 
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use fjord_common::secret::{MasterKey, random_bytes};
 use fjord_common::token::TokenSigner;
 use utoipa::OpenApi as _;
@@ -35,6 +36,10 @@ pub struct ApiState {
     pub sign_in_limiter: SignInLimiter,
     /// Signs the audit log's pagination cursors.
     pub audit_cursors: TokenSigner,
+    /// Signs the stream list's pagination cursors.
+    pub stream_cursors: TokenSigner,
+    /// The region stream ARNs name.
+    pub region: String,
     /// Seals access key secrets and signs key-list cursors; `None` until a master key is
     /// given (then the key endpoints answer 500).
     pub key_material: Option<KeyMaterial>,
@@ -70,6 +75,8 @@ impl ApiState {
             passwords: Passwords::new()?,
             // A per-process key; `from_master_key` replaces it with one every process shares.
             audit_cursors: TokenSigner::new(random_bytes()?),
+            stream_cursors: TokenSigner::new(random_bytes()?),
+            region: "us-east-1".to_owned(),
             key_material: None,
         })
     }
@@ -82,6 +89,7 @@ impl ApiState {
             RateLimitPolicy::default(),
         )?;
         state.audit_cursors = TokenSigner::new(master_key.derive("audit-cursors"));
+        state.stream_cursors = TokenSigner::new(master_key.derive("stream-list-cursors"));
         state.key_material = Some(KeyMaterial::from_master_key(master_key));
         Ok(state)
     }
@@ -109,14 +117,19 @@ impl FromRef<ApiState> for SessionKeys {
         auth::sign_in, auth::refresh, auth::sign_out, auth::me, openapi_json,
         audit::list_audit,
         keys::create_key, keys::list_keys, keys::disable_key, keys::enable_key, keys::rotate_key, keys::delete_key,
+        streams::create_stream, streams::list_streams, streams::describe_stream, streams::delete_stream,
+        streams::set_retention, streams::add_tags, streams::remove_tag, streams::describe_limits,
     ),
     components(schemas(
         Problem,
         audit::AuditPage, audit::AuditEntryView,
         keys::CreateKeyRequest, keys::CreatedKey, keys::KeyView, keys::KeyPage,
+        streams::CreateStreamRequest, streams::StreamMode, streams::StreamView, streams::ShardView,
+        streams::StreamSummary, streams::StreamPage, streams::RetentionRequest, streams::TagsRequest,
+        streams::TagsView, streams::LimitsView,
     )),
     modifiers(&BearerSecurity),
-    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"))
+    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"), (name = "streams", description = "Streams, their retention and tags, and the tenant's quotas"))
 )]
 pub struct ApiDoc;
 
@@ -152,6 +165,21 @@ async fn openapi_json() -> impl IntoResponse {
     }
 }
 
+/// Every route that names one tenant resource in its path (method, path template as in the
+/// OpenAPI document). Another tenant must get a 404 for each; `tests/isolation.rs` checks
+/// that, and that no templated path of the document is missing here.
+pub const TENANT_RESOURCE_ROUTES: &[(&str, &str)] = &[
+    ("DELETE", "/api/v1/keys/{id}"),
+    ("POST", "/api/v1/keys/{id}/disable"),
+    ("POST", "/api/v1/keys/{id}/enable"),
+    ("POST", "/api/v1/keys/{id}/rotate"),
+    ("GET", "/api/v1/streams/{name}"),
+    ("DELETE", "/api/v1/streams/{name}"),
+    ("PUT", "/api/v1/streams/{name}/retention"),
+    ("PUT", "/api/v1/streams/{name}/tags"),
+    ("DELETE", "/api/v1/streams/{name}/tags/{key}"),
+];
+
 /// The REST API, mounted at `/api/v1`; unknown paths and methods under it get problems.
 pub fn router(state: ApiState) -> Router {
     let api = Router::new()
@@ -165,6 +193,18 @@ pub fn router(state: ApiState) -> Router {
         .route("/keys/{id}/disable", post(keys::disable_key))
         .route("/keys/{id}/enable", post(keys::enable_key))
         .route("/keys/{id}/rotate", post(keys::rotate_key))
+        .route(
+            "/streams",
+            get(streams::list_streams).post(streams::create_stream),
+        )
+        .route(
+            "/streams/{name}",
+            get(streams::describe_stream).delete(streams::delete_stream),
+        )
+        .route("/streams/{name}/retention", put(streams::set_retention))
+        .route("/streams/{name}/tags", put(streams::add_tags))
+        .route("/streams/{name}/tags/{key}", delete(streams::remove_tag))
+        .route("/limits", get(streams::describe_limits))
         .route("/openapi.json", get(openapi_json))
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })

@@ -126,6 +126,27 @@ impl Problem {
         )
     }
 
+    /// The request clashes with the resource's current state (a taken name, a stream that
+    /// is not `ACTIVE`).
+    pub fn conflict(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "Conflict",
+            Some(detail.into()),
+        )
+    }
+
+    /// A tenant quota (shards, on-demand streams) would be exceeded.
+    pub fn quota_exceeded(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "quota-exceeded",
+            "Quota exceeded",
+            Some(detail.into()),
+        )
+    }
+
     pub fn method_not_allowed() -> Self {
         Self::new(
             StatusCode::METHOD_NOT_ALLOWED,

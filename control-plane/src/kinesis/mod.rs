@@ -8,7 +8,7 @@
 mod describe;
 mod limits;
 mod list;
-mod streams;
+pub(crate) mod streams;
 mod tags;
 
 use fjord_common::aws_error::{AwsError, AwsErrorKind};

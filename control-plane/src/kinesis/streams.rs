@@ -14,7 +14,7 @@ use crate::store::StoreError;
 use crate::store::streams::{NewShard, NewStream, RetentionChange, RetentionError};
 
 /// Shards an on-demand stream starts with, as on AWS.
-const ON_DEMAND_INITIAL_SHARDS: u32 = 4;
+pub(crate) const ON_DEMAND_INITIAL_SHARDS: u32 = 4;
 pub(crate) const MIN_RETENTION_HOURS: i64 = 24;
 pub(crate) const MAX_RETENTION_HOURS: i64 = 8760;
 
@@ -81,22 +81,13 @@ pub(super) async fn create(
             ));
         }
     };
-    let shards = split_evenly(shard_count)
-        .into_iter()
-        .enumerate()
-        .map(|(index, range)| NewShard {
-            starting_hash_key: range.starting_hash_key.to_string(),
-            ending_hash_key: range.ending_hash_key.to_string(),
-            starting_sequence_number: SequenceNumber::shard_start(index as u32).to_string(),
-        })
-        .collect();
-    let new_stream = NewStream {
-        name: name.clone(),
+    let new_stream = new_stream(
+        name.clone(),
         mode,
-        retention_hours: admin.default_retention_hours,
-        shards,
+        shard_count,
+        admin.default_retention_hours,
         tags,
-    };
+    );
     match admin
         .store
         .create_stream(caller.tenant_id, new_stream)
@@ -114,7 +105,35 @@ pub(super) async fn create(
     }
 }
 
-pub(super) fn validate_tags(validation: &mut Validation, tags: &[(String, String)]) {
+/// The stream to store from validated input: `shard_count` shards splitting the hash key
+/// space evenly, each starting at its first sequence number. Shared by CreateStream and the
+/// REST API.
+pub(crate) fn new_stream(
+    name: String,
+    mode: String,
+    shard_count: u32,
+    retention_hours: i32,
+    tags: Vec<(String, String)>,
+) -> NewStream {
+    let shards = split_evenly(shard_count)
+        .into_iter()
+        .enumerate()
+        .map(|(index, range)| NewShard {
+            starting_hash_key: range.starting_hash_key.to_string(),
+            ending_hash_key: range.ending_hash_key.to_string(),
+            starting_sequence_number: SequenceNumber::shard_start(index as u32).to_string(),
+        })
+        .collect();
+    NewStream {
+        name,
+        mode,
+        retention_hours,
+        shards,
+        tags,
+    }
+}
+
+pub(crate) fn validate_tags(validation: &mut Validation, tags: &[(String, String)]) {
     for (key, value) in tags {
         validation.length(key, "tags.key", 1, 128);
         validation.length(value, "tags.value", 0, 256);

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt as _;
 use uuid::Uuid;
 
+use super::access_keys::{IDEMPOTENCY_WINDOW_HOURS, IdempotencyKey};
 use super::{Store, StoreError, StoreResult, TenantId, notify_reconciler};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -47,6 +48,17 @@ pub struct NewShard {
     pub starting_sequence_number: String,
 }
 
+/// What creating a stream under an idempotency key led to.
+#[derive(Debug, Clone)]
+pub enum StreamCreation {
+    Created(StreamRow),
+    /// The key was used for the same request within the window: the stream created then
+    /// (`None` if it is gone since). Nothing new was stored.
+    Replayed(Option<StreamRow>),
+    /// The key was used for a different request within the window.
+    Conflict,
+}
+
 /// Which way a retention change may go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetentionChange {
@@ -83,59 +95,68 @@ impl Store {
         new_stream: NewStream,
     ) -> StoreResult<StreamRow> {
         self.transaction(move |connection| {
+            async move { insert_stream(connection, tenant_id, Uuid::now_v7(), &new_stream).await }
+                .boxed()
+        })
+        .await
+    }
+
+    /// [`Store::create_stream`] under an idempotency key: a repeat within
+    /// [`IDEMPOTENCY_WINDOW_HOURS`] stores nothing and says what happened.
+    pub async fn create_stream_idempotently(
+        &self,
+        tenant_id: TenantId,
+        new_stream: NewStream,
+        idempotency: IdempotencyKey,
+    ) -> StoreResult<StreamCreation> {
+        self.transaction(move |connection| {
             async move {
-                // Serialise quota checks per tenant.
-                let (shard_limit, on_demand_limit): (i32, i32) = sqlx::query_as(
-                    "SELECT shard_limit, on_demand_stream_limit FROM tenants WHERE id = $1 FOR UPDATE",
+                // Forget the tenant's expired idempotency keys (this one among them).
+                sqlx::query(
+                    "DELETE FROM stream_idempotency
+                     WHERE tenant_id = $1 AND created_at < now() - make_interval(hours => $2)",
                 )
                 .bind(tenant_id.0)
+                .bind(IDEMPOTENCY_WINDOW_HOURS)
+                .execute(&mut *connection)
+                .await?;
+                let stream_id = Uuid::now_v7();
+                // A concurrent request with the same key waits here until the first commits.
+                let claimed = sqlx::query(
+                    "INSERT INTO stream_idempotency (tenant_id, idempotency_key, request_hash, stream_id)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                )
+                .bind(tenant_id.0)
+                .bind(&idempotency.key)
+                .bind(idempotency.request_hash.as_slice())
+                .bind(stream_id)
+                .execute(&mut *connection)
+                .await?
+                .rows_affected()
+                    == 1;
+                if claimed {
+                    let stream = insert_stream(connection, tenant_id, stream_id, &new_stream).await?;
+                    return Ok(StreamCreation::Created(stream));
+                }
+                let (request_hash, stream_id) = sqlx::query_as::<_, (Vec<u8>, Uuid)>(
+                    "SELECT request_hash, stream_id FROM stream_idempotency
+                     WHERE tenant_id = $1 AND idempotency_key = $2",
+                )
+                .bind(tenant_id.0)
+                .bind(&idempotency.key)
                 .fetch_one(&mut *connection)
                 .await?;
-                let usage = usage(&mut *connection, tenant_id).await?;
-                let requested = new_stream.shards.len() as i64;
-                if usage.open_shard_count + requested > i64::from(shard_limit) {
-                    return Err(StoreError::QuotaExceeded(format!(
-                        "This request would exceed the shard limit for the account {}. Current shard count for the account: {}. Limit: {}. Number of additional shards that would have resulted from this request: {}.",
-                        "{account}", usage.open_shard_count, shard_limit, requested
-                    )));
-                }
-                if new_stream.mode == "ON_DEMAND"
-                    && usage.on_demand_stream_count + 1 > i64::from(on_demand_limit)
-                {
-                    return Err(StoreError::QuotaExceeded(format!(
-                        "This request would exceed the on-demand stream count limit for the account {}. Limit: {}.",
-                        "{account}", on_demand_limit
-                    )));
+                if request_hash != idempotency.request_hash {
+                    return Ok(StreamCreation::Conflict);
                 }
                 let stream = sqlx::query_as::<_, StreamRow>(&format!(
-                    "INSERT INTO streams (id, tenant_id, name, mode, status, retention_hours)
-                     VALUES ($1, $2, $3, $4, 'CREATING', $5) RETURNING {STREAM_COLUMNS}"
+                    "SELECT {STREAM_COLUMNS} FROM streams WHERE tenant_id = $1 AND id = $2"
                 ))
-                .bind(Uuid::now_v7())
                 .bind(tenant_id.0)
-                .bind(&new_stream.name)
-                .bind(&new_stream.mode)
-                .bind(new_stream.retention_hours)
-                .fetch_one(&mut *connection)
+                .bind(stream_id)
+                .fetch_optional(&mut *connection)
                 .await?;
-                for (index, shard) in new_stream.shards.iter().enumerate() {
-                    sqlx::query(
-                        "INSERT INTO shards (stream_id, tenant_id, shard_index, starting_hash_key,
-                                             ending_hash_key, starting_sequence_number)
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(stream.id)
-                    .bind(tenant_id.0)
-                    .bind(index as i32)
-                    .bind(&shard.starting_hash_key)
-                    .bind(&shard.ending_hash_key)
-                    .bind(&shard.starting_sequence_number)
-                    .execute(&mut *connection)
-                    .await?;
-                }
-                upsert_tags(&mut *connection, tenant_id, stream.id, &new_stream.tags).await?;
-                notify_reconciler(connection).await?;
-                Ok(stream)
+                Ok(StreamCreation::Replayed(stream))
             }
             .boxed()
         })
@@ -375,6 +396,68 @@ impl Store {
             .await?;
         Ok(())
     }
+}
+
+/// Inserts a stream with its shards and tags, within the tenant's quotas, and nudges the
+/// reconciler.
+async fn insert_stream(
+    connection: &mut sqlx::PgConnection,
+    tenant_id: TenantId,
+    stream_id: Uuid,
+    new_stream: &NewStream,
+) -> StoreResult<StreamRow> {
+    // Serialise quota checks per tenant.
+    let (shard_limit, on_demand_limit): (i32, i32) = sqlx::query_as(
+        "SELECT shard_limit, on_demand_stream_limit FROM tenants WHERE id = $1 FOR UPDATE",
+    )
+    .bind(tenant_id.0)
+    .fetch_one(&mut *connection)
+    .await?;
+    let usage = usage(&mut *connection, tenant_id).await?;
+    let requested = new_stream.shards.len() as i64;
+    if usage.open_shard_count + requested > i64::from(shard_limit) {
+        return Err(StoreError::QuotaExceeded(format!(
+            "This request would exceed the shard limit for the account {}. Current shard count for the account: {}. Limit: {}. Number of additional shards that would have resulted from this request: {}.",
+            "{account}", usage.open_shard_count, shard_limit, requested
+        )));
+    }
+    if new_stream.mode == "ON_DEMAND"
+        && usage.on_demand_stream_count + 1 > i64::from(on_demand_limit)
+    {
+        return Err(StoreError::QuotaExceeded(format!(
+            "This request would exceed the on-demand stream count limit for the account {}. Limit: {}.",
+            "{account}", on_demand_limit
+        )));
+    }
+    let stream = sqlx::query_as::<_, StreamRow>(&format!(
+        "INSERT INTO streams (id, tenant_id, name, mode, status, retention_hours)
+         VALUES ($1, $2, $3, $4, 'CREATING', $5) RETURNING {STREAM_COLUMNS}"
+    ))
+    .bind(stream_id)
+    .bind(tenant_id.0)
+    .bind(&new_stream.name)
+    .bind(&new_stream.mode)
+    .bind(new_stream.retention_hours)
+    .fetch_one(&mut *connection)
+    .await?;
+    for (index, shard) in new_stream.shards.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO shards (stream_id, tenant_id, shard_index, starting_hash_key,
+                                 ending_hash_key, starting_sequence_number)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(stream.id)
+        .bind(tenant_id.0)
+        .bind(index as i32)
+        .bind(&shard.starting_hash_key)
+        .bind(&shard.ending_hash_key)
+        .bind(&shard.starting_sequence_number)
+        .execute(&mut *connection)
+        .await?;
+    }
+    upsert_tags(&mut *connection, tenant_id, stream.id, &new_stream.tags).await?;
+    notify_reconciler(connection).await?;
+    Ok(stream)
 }
 
 async fn usage(

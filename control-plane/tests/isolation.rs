@@ -1,0 +1,255 @@
+//! Cross-tenant checks generated from the route table: for every route that names a tenant
+//! resource ([`api::TENANT_RESOURCE_ROUTES`]), the resource is created in one tenant and the
+//! route is called by an admin of another, who must get the plain 404 problem (not 403, not
+//! data) and change nothing. The list itself is checked against the OpenAPI document: a
+//! templated path the document has and the list lacks fails here, so a new endpoint cannot
+//! skip these checks.
+
+use std::collections::BTreeSet;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use chrono::Utc;
+use fjord_common::secret::MasterKey;
+use fjord_control_plane::api::{self, ApiState};
+use fjord_control_plane::auth::permissions::Role;
+use fjord_control_plane::auth::rate_limit::RateLimitPolicy;
+use fjord_control_plane::auth::session::SessionKeys;
+use fjord_control_plane::store::users::UserId;
+use fjord_control_plane::store::{Store, TenantId};
+use http_body_util::BodyExt as _;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+use tower::ServiceExt as _;
+use uuid::Uuid;
+
+const SESSION_KEY: [u8; 32] = [7; 32];
+const MASTER_KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+const HTTP_METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
+
+/// The stream, tag and key tenant A owns.
+const STREAM: &str = "isolated-orders";
+const TAG_KEY: &str = "isolated-tag";
+
+struct TestApp {
+    router: axum::Router,
+    pool: PgPool,
+    acme: TenantId,
+    globex: TenantId,
+}
+
+impl TestApp {
+    async fn new(pool: PgPool) -> Self {
+        let store = Store::from_pool(pool.clone());
+        let state = ApiState::new(
+            store.clone(),
+            SessionKeys::new(SESSION_KEY),
+            RateLimitPolicy::default(),
+        )
+        .unwrap()
+        .with_master_key(&MasterKey::from_hex(MASTER_KEY_HEX).unwrap());
+        let acme = store
+            .create_tenant("acme", 10, 1, || "123456789012".to_owned())
+            .await
+            .unwrap();
+        let globex = store
+            .create_tenant("globex", 10, 1, || "210987654321".to_owned())
+            .await
+            .unwrap();
+        Self {
+            router: api::router(state),
+            pool,
+            acme: TenantId(acme.id),
+            globex: TenantId(globex.id),
+        }
+    }
+
+    fn token(&self, tenant: TenantId, role: Role) -> String {
+        SessionKeys::new(SESSION_KEY)
+            .issue(UserId(Uuid::now_v7()), tenant, role, Utc::now())
+            .unwrap()
+            .token
+    }
+
+    /// Calls `path` (under the document's full path) as `token`; status and JSON body.
+    async fn call(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        let body = Body::from(body.map(|b| b.to_string()).unwrap_or_default());
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(body).unwrap())
+            .await
+            .unwrap();
+        let status = response.status();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// Tenant A's resources: an ACTIVE stream with a tag, and an access key; the key's id.
+    async fn tenant_a_resources(&self) -> String {
+        let owner = self.token(self.acme, Role::Owner);
+        let (status, body) = self
+            .call(
+                &owner,
+                "POST",
+                "/api/v1/streams",
+                Some(
+                    json!({"name": STREAM, "mode": "provisioned", "shard_count": 1,
+                            "tags": {TAG_KEY: "v"}}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        sqlx::query("UPDATE streams SET status = 'ACTIVE'")
+            .execute(&self.pool)
+            .await
+            .unwrap();
+        let (status, body) = self
+            .call(
+                &owner,
+                "POST",
+                "/api/v1/keys",
+                Some(json!({"name": "isolated key"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        body["access_key_id"].as_str().unwrap().to_owned()
+    }
+
+    /// What tenant A's resources look like in the database.
+    async fn snapshot(&self) -> Value {
+        let streams: Vec<(String, String, i32)> =
+            sqlx::query_as("SELECT name, status, retention_hours FROM streams ORDER BY name")
+                .fetch_all(&self.pool)
+                .await
+                .unwrap();
+        let tags: Vec<(String, String)> =
+            sqlx::query_as("SELECT key, value FROM stream_tags ORDER BY key")
+                .fetch_all(&self.pool)
+                .await
+                .unwrap();
+        let keys: Vec<(String, bool, i64, bool)> = sqlx::query_as(
+            "SELECT access_key_id, enabled, generation, deleted_at IS NOT NULL
+             FROM access_keys ORDER BY access_key_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap();
+        json!({"streams": streams, "tags": tags, "keys": keys})
+    }
+}
+
+/// A valid request body for a route, so that only the tenant can be wrong.
+fn body_for(method: &str, template: &str) -> Option<Value> {
+    match (method, template) {
+        ("PUT", path) if path.ends_with("/retention") => Some(json!({"retention_hours": 48})),
+        ("PUT", path) if path.ends_with("/tags") => Some(json!({"tags": {"other": "x"}})),
+        _ => None,
+    }
+}
+
+fn fill(template: &str, key_id: &str) -> String {
+    template
+        .replace("{name}", STREAM)
+        .replace("{key}", TAG_KEY)
+        .replace("{id}", key_id)
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn another_tenant_gets_404_for_every_tenant_resource_route(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let key_id = app.tenant_a_resources().await;
+    let before = app.snapshot().await;
+    let globex_admin = app.token(app.globex, Role::Admin);
+    let not_found = json!({
+        "type": "urn:fjord:problem:not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": "no such resource",
+    });
+    assert!(!api::TENANT_RESOURCE_ROUTES.is_empty());
+    for (method, template) in api::TENANT_RESOURCE_ROUTES {
+        let path = fill(template, &key_id);
+        let (status, body) = app
+            .call(&globex_admin, method, &path, body_for(method, template))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}: {body}");
+        // The plain problem: nothing of tenant A's resource in it.
+        assert_eq!(body, not_found, "{method} {path}");
+    }
+    assert_eq!(app.snapshot().await, before, "tenant B changed nothing");
+
+    // The same calls by tenant A's owner reach the resources (so the 404s above are about
+    // the tenant, not about a wrong path or body). Deleting ones go last.
+    let acme_owner = app.token(app.acme, Role::Owner);
+    let mut routes: Vec<_> = api::TENANT_RESOURCE_ROUTES.to_vec();
+    routes.sort_by_key(|(method, template)| {
+        let deletes = *method == "DELETE";
+        (deletes, deletes && !template.ends_with("{key}"))
+    });
+    for (method, template) in routes {
+        let path = fill(template, &key_id);
+        if method == "DELETE" && template.ends_with("{name}") {
+            // Deleting needs an ACTIVE stream; earlier calls may have left it UPDATING.
+            sqlx::query("UPDATE streams SET status = 'ACTIVE'")
+                .execute(&app.pool)
+                .await
+                .unwrap();
+        }
+        let (status, body) = app
+            .call(&acme_owner, method, &path, body_for(method, template))
+            .await;
+        assert!(
+            status.is_success(),
+            "{method} {path} as the owner: {status} {body}"
+        );
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn every_templated_path_of_the_document_is_in_the_route_table(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (status, document) = app.call("", "GET", "/api/v1/openapi.json", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut documented = BTreeSet::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        if !path.contains('{') {
+            continue;
+        }
+        for method in HTTP_METHODS {
+            if operations.get(method).is_some() {
+                documented.insert((method.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    let listed: BTreeSet<(String, String)> = api::TENANT_RESOURCE_ROUTES
+        .iter()
+        .map(|(method, path)| ((*method).to_owned(), (*path).to_owned()))
+        .collect();
+    let missing: Vec<_> = documented.difference(&listed).collect();
+    assert!(
+        missing.is_empty(),
+        "routes taking a tenant resource but missing from api::TENANT_RESOURCE_ROUTES: {missing:?}"
+    );
+    let undocumented: Vec<_> = listed.difference(&documented).collect();
+    assert!(
+        undocumented.is_empty(),
+        "listed routes the document lacks: {undocumented:?}"
+    );
+}
