@@ -203,6 +203,11 @@ pub async fn sign_in(
     if request.password.len() > MAX_PASSWORD_BYTES {
         return Err(Problem::bad_request("password must be at most 1024 bytes"));
     }
+    // No stored email has control characters (Postgres text cannot even hold NUL): answer
+    // like an unknown email without touching the store.
+    if email.chars().any(char::is_control) {
+        return Err(Problem::invalid_credentials());
+    }
     if let Some(wait) = state.sign_in_limiter.check(&email, address).await? {
         tracing::info!(
             client_address = address.map(tracing::field::display),

@@ -222,18 +222,17 @@ impl TryFrom<AuditRow> for AuditRecord {
 }
 
 /// `text` cut to at most `limit` bytes on a char boundary.
-fn clip(text: &str, limit: usize) -> &str {
-    if text.len() <= limit {
-        return text;
-    }
-    let mut end = limit;
+/// `text` cut to at most `limit` bytes on a character boundary, with NUL (which Postgres text
+/// cannot hold) replaced, so hostile input never costs an audit entry.
+fn clip(text: &str, limit: usize) -> String {
+    let mut end = text.len().min(limit);
     while !text.is_char_boundary(end) {
         end -= 1;
     }
-    &text[..end]
+    text[..end].replace('\0', "\u{FFFD}")
 }
 
-fn clip_optional(text: &Option<String>, limit: usize) -> Option<&str> {
+fn clip_optional(text: &Option<String>, limit: usize) -> Option<String> {
     text.as_deref().map(|text| clip(text, limit))
 }
 
@@ -245,6 +244,8 @@ impl Store {
         if details.len() > MAX_DETAILS_BYTES || !entry.details.is_object() {
             details = r#"{"truncated":true}"#.to_owned();
         }
+        // jsonb cannot hold NUL either.
+        let details = details.replace("\\u0000", "\\ufffd");
         sqlx::query(
             "INSERT INTO audit_log (id, tenant_id, actor_type, actor_id, action, resource,
                                     source_ip, user_agent, outcome, error_code, request_id, details)

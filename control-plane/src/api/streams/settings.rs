@@ -175,7 +175,8 @@ async fn tag(
                 "a stream may have at most {MAX_TAGS_PER_STREAM} tags"
             )));
         }
-        Err(error) => return Err(Problem::from(error)),
+        // The stream can vanish between lookup and insert (deleted meanwhile): a 404, not a 500.
+        Err(error) => return Err(store_problem(error, &account_id(state, context).await?)),
     }
     let tags = state.store.tags(context.tenant_id, stream.id).await?;
     Ok(TagsView {
