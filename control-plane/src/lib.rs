@@ -4,8 +4,8 @@
 //! NATS JetStream and the config bucket match that desired state ([`reconciler`]), stream
 //! administration in Kinesis terms ([`kinesis`]) served to the gateway over the internal API
 //! ([`http`]), identity and access ([`auth`]), the REST API under `/api/v1` ([`api`]) served on
-//! the same listener, and operator actions ([`admin`]). It never serves records: that is the data
-//! plane's job.
+//! the same listener (including records over REST for the console and SDK-less apps, through
+//! [`shards`]), and operator actions ([`admin`]). The AWS record API is the data plane's job.
 
 pub mod admin;
 pub mod api;
@@ -13,6 +13,7 @@ pub mod auth;
 pub mod http;
 pub mod kinesis;
 pub mod reconciler;
+pub mod shards;
 pub mod store;
 
 use std::time::Duration;
@@ -72,6 +73,7 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
     let names = Names::new(&config.nats.prefix);
     let config_bucket = config_bucket(&jetstream, &names, config.nats.replicas).await?;
 
+    let shards = shards::Shards::new(jetstream.clone(), names.clone());
     let reconciler = Reconciler {
         store: store.clone(),
         jetstream,
@@ -84,6 +86,7 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
     let mut api_state = api::ApiState::from_master_key(store.clone(), &master_key)
         .context("cannot prepare password hashing")?;
     api_state.region = config.region.clone();
+    let api_state = api_state.with_shards(shards);
     let admin = KinesisAdmin {
         store,
         region: config.region.clone(),

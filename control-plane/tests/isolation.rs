@@ -4,6 +4,12 @@
 //! data) and change nothing. The list itself is checked against the OpenAPI document: a
 //! templated path the document has and the list lacks fails here, so a new endpoint cannot
 //! skip these checks.
+//!
+//! The record routes need JetStream: the fixture connects to NATS with a prefix of its own and
+//! provisions tenant A's stream with a reconciler pass.
+
+#[path = "support/nats.rs"]
+mod nats;
 
 use std::collections::BTreeSet;
 
@@ -34,6 +40,8 @@ const TAG_KEY: &str = "isolated-tag";
 struct TestApp {
     router: axum::Router,
     pool: PgPool,
+    store: Store,
+    nats: nats::Nats,
     acme: TenantId,
     globex: TenantId,
 }
@@ -48,6 +56,8 @@ impl TestApp {
         )
         .unwrap()
         .with_master_key(&MasterKey::from_hex(MASTER_KEY_HEX).unwrap());
+        let nats = nats::Nats::connect().await;
+        let state = state.with_shards(nats.shards());
         let acme = store
             .create_tenant("acme", 10, 1, || "123456789012".to_owned())
             .await
@@ -59,6 +69,8 @@ impl TestApp {
         Self {
             router: api::router(state),
             pool,
+            store,
+            nats,
             acme: TenantId(acme.id),
             globex: TenantId(globex.id),
         }
@@ -94,6 +106,14 @@ impl TestApp {
             .await
             .unwrap();
         let status = response.status();
+        let is_event_stream = response
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .is_some_and(|value| value.as_bytes().starts_with(b"text/event-stream"));
+        if is_event_stream {
+            // A live tail never ends by itself; the status is the answer.
+            return (status, Value::Null);
+        }
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
         (
             status,
@@ -101,7 +121,8 @@ impl TestApp {
         )
     }
 
-    /// Tenant A's resources: an ACTIVE stream with a tag, and an access key; the key's id.
+    /// Tenant A's resources: an ACTIVE stream (with its shard in JetStream) holding a record,
+    /// with a tag, and an access key; the key's id.
     async fn tenant_a_resources(&self) -> String {
         let owner = self.token(self.acme, Role::Owner);
         let (status, body) = self
@@ -116,10 +137,16 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        sqlx::query("UPDATE streams SET status = 'ACTIVE'")
-            .execute(&self.pool)
-            .await
-            .unwrap();
+        self.nats.reconcile(&self.store).await;
+        let (status, body) = self
+            .call(
+                &owner,
+                "POST",
+                &format!("/api/v1/streams/{STREAM}/records"),
+                body_for("POST", "/api/v1/streams/{name}/records"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
         let (status, body) = self
             .call(
                 &owner,
@@ -160,6 +187,9 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
     match (method, template) {
         ("PUT", path) if path.ends_with("/retention") => Some(json!({"retention_hours": 48})),
         ("PUT", path) if path.ends_with("/tags") => Some(json!({"tags": {"other": "x"}})),
+        ("POST", path) if path.ends_with("/records") => {
+            Some(json!({"records": [{"partition_key": "k", "data": {"isolated": true}}]}))
+        }
         _ => None,
     }
 }
@@ -169,6 +199,7 @@ fn fill(template: &str, key_id: &str) -> String {
         .replace("{name}", STREAM)
         .replace("{key}", TAG_KEY)
         .replace("{id}", key_id)
+        .replace("{shard_id}", "shardId-000000000000")
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -15,7 +15,7 @@ use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use crate::routing::RoutingTable;
+use fjord_common::routing::RoutingTable;
 
 /// An access key, its secret opened with the master key.
 #[derive(Clone)]

@@ -9,8 +9,6 @@ mod aws;
 mod catalog;
 mod gateway;
 mod iterator;
-mod jetstream;
-mod routing;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -14,10 +14,11 @@ use crate::api::problem::Problem;
 /// Largest JSON body the REST API reads.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// A JSON body: `application/json`, at most [`MAX_BODY_BYTES`], parsed strictly (the DTOs
-/// deny unknown fields). Every rejection is a 4xx problem.
+/// A JSON body: `application/json`, at most `LIMIT` bytes ([`MAX_BODY_BYTES`] unless the
+/// handler says otherwise), parsed strictly (the DTOs deny unknown fields). Every rejection is
+/// a 4xx problem.
 #[derive(Debug, Clone)]
-pub struct ApiJson<T>(pub T);
+pub struct ApiJson<T, const LIMIT: usize = MAX_BODY_BYTES>(pub T);
 
 fn is_json(content_type: &str) -> bool {
     let essence = content_type.split(';').next().unwrap_or_default().trim();
@@ -27,7 +28,7 @@ fn is_json(content_type: &str) -> bool {
             .is_some_and(|(_, suffix)| suffix.eq_ignore_ascii_case("json"))
 }
 
-impl<S, T> FromRequest<S> for ApiJson<T>
+impl<S, T, const LIMIT: usize> FromRequest<S> for ApiJson<T, LIMIT>
 where
     S: Send + Sync,
     T: DeserializeOwned,
@@ -42,11 +43,11 @@ where
         if !content_type.is_some_and(is_json) {
             return Err(Problem::unsupported_media_type());
         }
-        let body = Limited::new(request.into_body(), MAX_BODY_BYTES);
+        let body = Limited::new(request.into_body(), LIMIT);
         let bytes = match body.collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(error) if error.downcast_ref::<LengthLimitError>().is_some() => {
-                return Err(Problem::payload_too_large(MAX_BODY_BYTES));
+                return Err(Problem::payload_too_large(LIMIT));
             }
             Err(_) => return Err(Problem::bad_request("the request body could not be read")),
         };

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod extract;
 pub mod keys;
 pub mod problem;
+pub mod records;
 pub mod streams;
 
 use axum::Router;
@@ -24,6 +25,7 @@ use utoipa::OpenApi as _;
 use crate::auth::password::{PasswordError, Passwords};
 use crate::auth::rate_limit::{RateLimitPolicy, SignInLimiter};
 use crate::auth::session::SessionKeys;
+use crate::shards::Shards;
 use crate::store::Store;
 use problem::Problem;
 
@@ -43,6 +45,11 @@ pub struct ApiState {
     /// Seals access key secrets and signs key-list cursors; `None` until a master key is
     /// given (then the key endpoints answer 500).
     pub key_material: Option<KeyMaterial>,
+    /// JetStream, for the record endpoints; `None` when the API runs without NATS (then
+    /// they answer 503). The control plane gives it the reconciler's connection.
+    pub shards: Option<Shards>,
+    /// Signs the record endpoints' read cursors.
+    pub record_cursors: TokenSigner,
 }
 
 /// What the access key endpoints derive from the master key.
@@ -76,6 +83,8 @@ impl ApiState {
             // A per-process key; `from_master_key` replaces it with one every process shares.
             audit_cursors: TokenSigner::new(random_bytes()?),
             stream_cursors: TokenSigner::new(random_bytes()?),
+            record_cursors: TokenSigner::new(random_bytes()?),
+            shards: None,
             region: "us-east-1".to_owned(),
             key_material: None,
         })
@@ -90,8 +99,15 @@ impl ApiState {
         )?;
         state.audit_cursors = TokenSigner::new(master_key.derive("audit-cursors"));
         state.stream_cursors = TokenSigner::new(master_key.derive("stream-list-cursors"));
+        state.record_cursors = TokenSigner::new(master_key.derive("record-cursors"));
         state.key_material = Some(KeyMaterial::from_master_key(master_key));
         Ok(state)
+    }
+
+    /// The same state serving records from `shards` (JetStream).
+    pub fn with_shards(mut self, shards: Shards) -> Self {
+        self.shards = Some(shards);
+        self
     }
 
     /// The same state with access key secrets sealed under `master_key` (tests build the
@@ -119,6 +135,7 @@ impl FromRef<ApiState> for SessionKeys {
         keys::create_key, keys::list_keys, keys::disable_key, keys::enable_key, keys::rotate_key, keys::delete_key,
         streams::create_stream, streams::list_streams, streams::describe_stream, streams::delete_stream,
         streams::set_retention, streams::add_tags, streams::remove_tag, streams::describe_limits,
+        records::put_records, records::read_records, records::tail_records,
     ),
     components(schemas(
         Problem,
@@ -127,9 +144,11 @@ impl FromRef<ApiState> for SessionKeys {
         streams::CreateStreamRequest, streams::StreamMode, streams::StreamView, streams::ShardView,
         streams::StreamSummary, streams::StreamPage, streams::RetentionRequest, streams::TagsRequest,
         streams::TagsView, streams::LimitsView,
+        records::PutRecordsRequest, records::PutRecordEntry, records::PutRecordsResponse,
+        records::PutRecordResult, records::ReadFrom, records::RecordView, records::RecordPage,
     )),
     modifiers(&BearerSecurity),
-    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"), (name = "streams", description = "Streams, their retention and tags, and the tenant's quotas"))
+    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"), (name = "streams", description = "Streams, their retention and tags, and the tenant's quotas"), (name = "records", description = "Put, read and tail a stream's records"))
 )]
 pub struct ApiDoc;
 
@@ -178,6 +197,9 @@ pub const TENANT_RESOURCE_ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/streams/{name}/retention"),
     ("PUT", "/api/v1/streams/{name}/tags"),
     ("DELETE", "/api/v1/streams/{name}/tags/{key}"),
+    ("POST", "/api/v1/streams/{name}/records"),
+    ("GET", "/api/v1/streams/{name}/shards/{shard_id}/records"),
+    ("GET", "/api/v1/streams/{name}/shards/{shard_id}/tail"),
 ];
 
 /// The REST API, mounted at `/api/v1`; unknown paths and methods under it get problems.
@@ -204,6 +226,15 @@ pub fn router(state: ApiState) -> Router {
         .route("/streams/{name}/retention", put(streams::set_retention))
         .route("/streams/{name}/tags", put(streams::add_tags))
         .route("/streams/{name}/tags/{key}", delete(streams::remove_tag))
+        .route("/streams/{name}/records", post(records::put_records))
+        .route(
+            "/streams/{name}/shards/{shard_id}/records",
+            get(records::read_records),
+        )
+        .route(
+            "/streams/{name}/shards/{shard_id}/tail",
+            get(records::tail_records),
+        )
         .route("/limits", get(streams::describe_limits))
         .route("/openapi.json", get(openapi_json))
         .fallback(|| async { Problem::not_found() })

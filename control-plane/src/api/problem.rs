@@ -179,6 +179,20 @@ impl Problem {
         )
     }
 
+    /// A backing service (JetStream) failed or is missing. The cause is logged here; the
+    /// caller is told to retry.
+    pub fn unavailable(cause: &dyn std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "backing service unavailable");
+        let mut problem = Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable",
+            "Service unavailable",
+            Some("the request could not be completed; try again shortly".to_owned()),
+        );
+        problem.retry_after_seconds = Some(1);
+        problem
+    }
+
     pub fn status_code(&self) -> StatusCode {
         StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }

@@ -34,6 +34,26 @@ pub struct Reconciler {
 }
 
 impl Reconciler {
+    /// A reconciler on `jetstream` (tests build one to provision shard streams).
+    pub fn new(
+        store: Store,
+        jetstream: jetstream::Context,
+        config_bucket: jetstream::kv::Store,
+        names: Names,
+        replicas: usize,
+        region: String,
+    ) -> Self {
+        Self {
+            store,
+            jetstream,
+            config_bucket,
+            names,
+            replicas,
+            region,
+            interval: Duration::from_secs(1),
+        }
+    }
+
     /// Runs passes until `cancel` fires.
     pub async fn run(self, cancel: CancellationToken) -> anyhow::Result<()> {
         let mut listener = PgListener::connect_with(self.store.pool())

@@ -4,7 +4,8 @@
 //! specs the control plane publishes to NATS KV and the data plane caches ([`spec`]), the
 //! names derived for JetStream objects ([`naming`]), sealed secrets ([`secret`]), roles and
 //! the permission matrix ([`permissions`]), the AWS error vocabulary ([`aws_error`]), the
-//! hash-key space ([`hash_key`]) and configuration loading ([`config`]). It must never talk to Postgres or NATS itself.
+//! hash-key space ([`hash_key`]), the record message codec ([`records`]) and partition-key
+//! routing ([`routing`]), and configuration loading ([`config`]). It must never talk to Postgres or NATS itself.
 
 pub mod aws_error;
 pub mod config;
@@ -12,6 +13,8 @@ pub mod hash_key;
 pub mod kinesis;
 pub mod naming;
 pub mod permissions;
+pub mod records;
+pub mod routing;
 pub mod secret;
 pub mod sequence;
 pub mod shutdown;

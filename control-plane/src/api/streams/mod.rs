@@ -93,7 +93,7 @@ async fn account_id(state: &ApiState, context: &AuthContext) -> Result<String, P
 }
 
 /// The caller's stream `name`; a malformed name names no stream.
-async fn find_stream(
+pub(crate) async fn find_stream(
     state: &ApiState,
     context: &AuthContext,
     name: &str,

@@ -13,7 +13,7 @@ use super::put::now_ms;
 use super::{Caller, parse};
 use crate::gateway::{Gateway, ReadFrom};
 use crate::iterator::{IteratorError, Position, ShardIterator};
-use crate::jetstream::records::decode;
+use fjord_common::records::decode;
 
 const ITERATOR_TYPES: &[&str] = &[
     "AT_SEQUENCE_NUMBER",

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{Caller, parse};
 use crate::gateway::Gateway;
-use crate::jetstream::records::{RecordIn, encode, encoded_length};
-use crate::routing::{hash_key, parse_explicit_hash_key};
+use fjord_common::records::{RecordIn, encode, encoded_length};
+use fjord_common::routing::{hash_key, parse_explicit_hash_key};
 
 /// Largest record (partition key plus data), as on AWS: 1 MiB.
 pub(crate) const MAX_RECORD_BYTES: usize = 1024 * 1024;

@@ -1,31 +1,31 @@
 //! Partition key → shard: MD5 of the key as a big-endian 128-bit integer, or the explicit hash
 //! key, looked up in the open shards' ranges.
 
-use fjord_common::spec::{ShardSpec, StreamSpec};
+use crate::spec::{ShardSpec, StreamSpec};
 use md5::{Digest, Md5};
 
 /// The hash key Kinesis derives from a partition key.
-pub(crate) fn hash_key(partition_key: &str) -> u128 {
+pub fn hash_key(partition_key: &str) -> u128 {
     let digest = Md5::digest(partition_key.as_bytes());
     u128::from_be_bytes(digest.into())
 }
 
 /// A shard with its range parsed, for fast routing.
 #[derive(Debug, Clone)]
-pub(crate) struct Route {
-    pub(crate) starting_hash_key: u128,
-    pub(crate) ending_hash_key: u128,
-    pub(crate) shard_index: u32,
+pub struct Route {
+    pub starting_hash_key: u128,
+    pub ending_hash_key: u128,
+    pub shard_index: u32,
 }
 
 /// Routing table of a stream's open shards, sorted by range.
 #[derive(Debug, Clone, Default)]
-pub(crate) struct RoutingTable {
+pub struct RoutingTable {
     routes: Vec<Route>,
 }
 
 impl RoutingTable {
-    pub(crate) fn new(spec: &StreamSpec) -> Self {
+    pub fn new(spec: &StreamSpec) -> Self {
         let mut routes: Vec<Route> = spec
             .shards
             .iter()
@@ -36,8 +36,14 @@ impl RoutingTable {
         Self { routes }
     }
 
+    /// A table of the given routes (open shards' ranges, in any order).
+    pub fn from_routes(mut routes: Vec<Route>) -> Self {
+        routes.sort_by_key(|route| route.starting_hash_key);
+        Self { routes }
+    }
+
     /// The open shard owning `hash_key`.
-    pub(crate) fn shard_for(&self, hash_key: u128) -> Option<u32> {
+    pub fn shard_for(&self, hash_key: u128) -> Option<u32> {
         let position = self
             .routes
             .partition_point(|route| route.ending_hash_key < hash_key);
@@ -57,7 +63,7 @@ fn route(shard: &ShardSpec) -> Option<Route> {
 }
 
 /// Parses an `ExplicitHashKey`: a decimal in `0 ..= 2^128 - 1`.
-pub(crate) fn parse_explicit_hash_key(text: &str) -> Option<u128> {
+pub fn parse_explicit_hash_key(text: &str) -> Option<u128> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -67,8 +73,8 @@ pub(crate) fn parse_explicit_hash_key(text: &str) -> Option<u128> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fjord_common::hash_key::split_evenly;
-    use fjord_common::spec::StreamStatus;
+    use crate::hash_key::split_evenly;
+    use crate::spec::StreamStatus;
     use proptest::prelude::*;
     use uuid::Uuid;
 

@@ -16,18 +16,18 @@ const HEADER_LENGTH: usize = 1 + 8 + 4;
 
 /// One record to store.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RecordIn<'a> {
-    pub(crate) partition_key: &'a str,
-    pub(crate) data: &'a [u8],
+pub struct RecordIn<'a> {
+    pub partition_key: &'a str,
+    pub data: &'a [u8],
 }
 
 /// Bytes a record takes in a message.
-pub(crate) fn encoded_length(record: &RecordIn<'_>) -> usize {
+pub fn encoded_length(record: &RecordIn<'_>) -> usize {
     2 + record.partition_key.len() + 4 + record.data.len()
 }
 
 /// Encodes records into one message body.
-pub(crate) fn encode(arrival_ms: u64, records: &[RecordIn<'_>]) -> Bytes {
+pub fn encode(arrival_ms: u64, records: &[RecordIn<'_>]) -> Bytes {
     let length = HEADER_LENGTH + records.iter().map(encoded_length).sum::<usize>();
     let mut buffer = BytesMut::with_capacity(length);
     buffer.put_u8(VERSION);
@@ -45,21 +45,21 @@ pub(crate) fn encode(arrival_ms: u64, records: &[RecordIn<'_>]) -> Bytes {
 
 /// A stored record, borrowing from the message body.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct RecordOut<'a> {
-    pub(crate) partition_key: &'a str,
-    pub(crate) data: &'a [u8],
+pub struct RecordOut<'a> {
+    pub partition_key: &'a str,
+    pub data: &'a [u8],
 }
 
 /// A decoded message.
 #[derive(Debug)]
-pub(crate) struct Batch<'a> {
-    pub(crate) arrival_ms: u64,
-    pub(crate) records: Vec<RecordOut<'a>>,
+pub struct Batch<'a> {
+    pub arrival_ms: u64,
+    pub records: Vec<RecordOut<'a>>,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("malformed record message")]
-pub(crate) struct MalformedMessage;
+pub struct MalformedMessage;
 
 struct Reader<'a> {
     bytes: &'a [u8],
@@ -95,7 +95,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Decodes a message body produced by [`encode`].
-pub(crate) fn decode(body: &[u8]) -> Result<Batch<'_>, MalformedMessage> {
+pub fn decode(body: &[u8]) -> Result<Batch<'_>, MalformedMessage> {
     let mut reader = Reader { bytes: body };
     if reader.take(1)? != [VERSION] {
         return Err(MalformedMessage);

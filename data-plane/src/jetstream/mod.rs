@@ -1,3 +1,0 @@
-//! JetStream specifics of the data plane: the record message format.
-
-pub(crate) mod records;
