@@ -43,6 +43,32 @@ pub fn encode(arrival_ms: u64, records: &[RecordIn<'_>]) -> Bytes {
     buffer.freeze()
 }
 
+/// Splits one shard's group of records (positions in a request) into runs whose encoded
+/// message stays within `limit` bytes; `encoded_length_of` gives a position's record size
+/// (see [`encoded_length`]). A record larger than `limit` gets a run of its own.
+pub fn chunk_by_bytes(
+    members: &[usize],
+    encoded_length_of: impl Fn(usize) -> usize,
+    limit: usize,
+) -> Vec<Vec<usize>> {
+    let mut chunks = Vec::new();
+    let mut current = Vec::new();
+    let mut size = HEADER_LENGTH;
+    for &position in members {
+        let length = encoded_length_of(position);
+        if !current.is_empty() && size + length > limit {
+            chunks.push(std::mem::take(&mut current));
+            size = HEADER_LENGTH;
+        }
+        size += length;
+        current.push(position);
+    }
+    if !current.is_empty() {
+        chunks.push(current);
+    }
+    chunks
+}
+
 /// A stored record, borrowing from the message body.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordOut<'a> {
@@ -151,6 +177,14 @@ mod tests {
         fn decoding_garbage_never_panics(body in proptest::collection::vec(any::<u8>(), 0..256)) {
             let _ = decode(&body);
         }
+    }
+
+    #[test]
+    fn chunks_respect_the_limit_and_keep_order() {
+        let sizes = [40usize, 40, 40, 200, 10];
+        let chunks = chunk_by_bytes(&[0, 1, 2, 3, 4], |position| sizes[position], 100);
+        assert_eq!(chunks, vec![vec![0, 1], vec![2], vec![3], vec![4]]);
+        assert!(chunk_by_bytes(&[], |_| 1, 100).is_empty());
     }
 
     #[test]

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use fjord_common::hash_key::shard_id;
-use fjord_common::records::{RecordIn, encode, encoded_length};
+use fjord_common::records::{RecordIn, chunk_by_bytes, encode, encoded_length};
 use fjord_common::routing::{Route, RoutingTable, hash_key, parse_explicit_hash_key};
 use fjord_common::sequence::SequenceNumber;
 
@@ -98,7 +98,16 @@ pub async fn put_records(
     let arrival_ms = u64::try_from(super::now_ms()).unwrap_or_default();
     let mut publishes = Vec::new();
     for (shard_index, members) in &groups {
-        for chunk in chunk_by_bytes(members, &accepted, shards.max_message_bytes) {
+        for chunk in chunk_by_bytes(
+            members,
+            |position| {
+                encoded_length(&RecordIn {
+                    partition_key: &accepted[position].partition_key,
+                    data: &accepted[position].data,
+                })
+            },
+            shards.max_message_bytes,
+        ) {
             let records: Vec<RecordIn<'_>> = chunk
                 .iter()
                 .map(|&position| RecordIn {
@@ -192,28 +201,4 @@ fn accept(entry: PutRecordEntry) -> Result<Accepted, String> {
         data,
         hash_key,
     })
-}
-
-/// Splits a shard group into runs whose encoded size stays within `limit`.
-fn chunk_by_bytes(members: &[usize], records: &[Accepted], limit: usize) -> Vec<Vec<usize>> {
-    let mut chunks = Vec::new();
-    let mut current = Vec::new();
-    let mut size = 64;
-    for &position in members {
-        let record = &records[position];
-        let length = encoded_length(&RecordIn {
-            partition_key: &record.partition_key,
-            data: &record.data,
-        });
-        if !current.is_empty() && size + length > limit {
-            chunks.push(std::mem::take(&mut current));
-            size = 64;
-        }
-        size += length;
-        current.push(position);
-    }
-    if !current.is_empty() {
-        chunks.push(current);
-    }
-    chunks
 }

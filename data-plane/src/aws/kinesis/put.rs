@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Caller, parse};
 use crate::gateway::Gateway;
-use fjord_common::records::{RecordIn, encode, encoded_length};
+use fjord_common::records::{RecordIn, chunk_by_bytes, encode, encoded_length};
 use fjord_common::routing::{hash_key, parse_explicit_hash_key};
 
 /// Largest record (partition key plus data), as on AWS: 1 MiB.
@@ -303,7 +303,16 @@ pub(super) async fn put_records(
     // One message per shard group, split where a group would exceed the server's payload limit.
     let mut publishes = Vec::new();
     for (shard_index, members) in &groups {
-        for chunk in chunk_by_bytes(members, &accepted, gateway.max_message_bytes) {
+        for chunk in chunk_by_bytes(
+            members,
+            |position| {
+                encoded_length(&RecordIn {
+                    partition_key: &accepted[position].partition_key,
+                    data: &accepted[position].data,
+                })
+            },
+            gateway.max_message_bytes,
+        ) {
             let records: Vec<RecordIn<'_>> = chunk
                 .iter()
                 .map(|&position| RecordIn {
@@ -356,30 +365,6 @@ pub(super) async fn put_records(
         encryption_type: "NONE",
     };
     Ok(serde_json::to_vec(&output).unwrap_or_default())
-}
-
-/// Splits a shard group into runs whose encoded size stays within `limit`.
-fn chunk_by_bytes(members: &[usize], records: &[Accepted], limit: usize) -> Vec<Vec<usize>> {
-    let mut chunks = Vec::new();
-    let mut current = Vec::new();
-    let mut size = 64;
-    for &position in members {
-        let record = &records[position];
-        let length = encoded_length(&RecordIn {
-            partition_key: &record.partition_key,
-            data: &record.data,
-        });
-        if !current.is_empty() && size + length > limit {
-            chunks.push(std::mem::take(&mut current));
-            size = 64;
-        }
-        size += length;
-        current.push(position);
-    }
-    if !current.is_empty() {
-        chunks.push(current);
-    }
-    chunks
 }
 
 pub(crate) fn now_ms() -> u64 {
