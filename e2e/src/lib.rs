@@ -330,6 +330,22 @@ impl Fjord {
         Ok((status, version, value))
     }
 
+    /// Creates a provisioned stream and waits until it is `ACTIVE`.
+    pub async fn create_active_stream(
+        &self,
+        client: &aws_sdk_kinesis::Client,
+        name: &str,
+        shard_count: i32,
+    ) -> anyhow::Result<()> {
+        client
+            .create_stream()
+            .stream_name(name)
+            .shard_count(shard_count)
+            .send()
+            .await?;
+        self.wait_active(client, name).await
+    }
+
     /// Waits until the stream is `ACTIVE`.
     pub async fn wait_active(
         &self,

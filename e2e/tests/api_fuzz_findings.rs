@@ -78,14 +78,7 @@ async fn a_nul_in_a_tag_is_refused_not_a_server_error() {
     let token = admin_session(&fjord, "acme").await;
     let client = fjord.client(&tenant);
     let name = stream_name("nul-tags");
-    client
-        .create_stream()
-        .stream_name(&name)
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap();
-    fjord.wait_active(&client, &name).await.unwrap();
+    fjord.create_active_stream(&client, &name, 1).await.unwrap();
     for tags in [json!({"a\u{0}": "b"}), json!({"a": "b\u{0}"})] {
         let (status, body) = put_tags(&fjord, &token, &name, tags.clone()).await;
         assert_eq!(status, 400, "tags {tags}: {body}");
@@ -105,14 +98,7 @@ async fn tagging_a_stream_while_it_is_deleted_is_never_a_server_error() {
     let client = fjord.client(&tenant);
     for _ in 0..8 {
         let name = stream_name("tag-race");
-        client
-            .create_stream()
-            .stream_name(&name)
-            .shard_count(1)
-            .send()
-            .await
-            .unwrap();
-        fjord.wait_active(&client, &name).await.unwrap();
+        fjord.create_active_stream(&client, &name, 1).await.unwrap();
         // Taggers keep tagging until the stream is gone (404): one of them lands in the window
         // between the handler finding the stream and the reconciler dropping its row.
         let tagger = |index: usize| {

@@ -21,14 +21,7 @@ async fn stream_administration_is_audited_with_the_access_key_and_source_ip() {
     let client = fjord.client(&tenant);
     let name = stream_name("audited");
 
-    client
-        .create_stream()
-        .stream_name(&name)
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap();
-    fjord.wait_active(&client, &name).await.unwrap();
+    fjord.create_active_stream(&client, &name, 1).await.unwrap();
     client.list_streams().send().await.unwrap();
     client
         .delete_stream()

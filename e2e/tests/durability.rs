@@ -10,14 +10,7 @@ async fn acknowledged_records_survive_kill_9() {
     let tenant = fjord.create_tenant("acme").await.unwrap();
     let client = fjord.client(&tenant);
     let name = stream_name("durable");
-    client
-        .create_stream()
-        .stream_name(&name)
-        .shard_count(2)
-        .send()
-        .await
-        .unwrap();
-    fjord.wait_active(&client, &name).await.unwrap();
+    fjord.create_active_stream(&client, &name, 2).await.unwrap();
 
     // Writers keep putting while the process is killed; only acknowledged puts count.
     let writer_client = client.clone();
@@ -125,14 +118,10 @@ async fn lifecycle_converges_after_kill_9_mid_transition() {
     let client = fjord.client(&tenant);
     let created = stream_name("converge");
     let deleted = stream_name("gone");
-    client
-        .create_stream()
-        .stream_name(&deleted)
-        .shard_count(3)
-        .send()
+    fjord
+        .create_active_stream(&client, &deleted, 3)
         .await
         .unwrap();
-    fjord.wait_active(&client, &deleted).await.unwrap();
 
     // Killed right after the calls were accepted: the transitions are desired state in Postgres.
     client

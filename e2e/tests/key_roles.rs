@@ -90,14 +90,7 @@ async fn a_viewer_key_reads_but_cannot_write() {
     let tenant = fjord.create_tenant("acme").await.unwrap();
     let owner = fjord.client(&tenant);
     let name = stream_name("roles");
-    owner
-        .create_stream()
-        .stream_name(&name)
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap();
-    fjord.wait_active(&owner, &name).await.unwrap();
+    fjord.create_active_stream(&owner, &name, 1).await.unwrap();
     owner
         .put_record()
         .stream_name(&name)

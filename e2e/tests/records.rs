@@ -66,14 +66,7 @@ async fn put_and_read_with_every_iterator_type() {
     let tenant = fjord.create_tenant("acme").await.unwrap();
     let client = fjord.client(&tenant);
     let name = stream_name("events");
-    client
-        .create_stream()
-        .stream_name(&name)
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap();
-    fjord.wait_active(&client, &name).await.unwrap();
+    fjord.create_active_stream(&client, &name, 1).await.unwrap();
     let shard = "shardId-000000000000";
 
     let latest_before = iterator(&client, &name, shard, ShardIteratorType::Latest, None).await;
@@ -288,14 +281,7 @@ async fn put_records_routes_orders_and_pages() {
     let tenant = fjord.create_tenant("acme").await.unwrap();
     let client = fjord.client(&tenant);
     let name = stream_name("orders");
-    client
-        .create_stream()
-        .stream_name(&name)
-        .shard_count(4)
-        .send()
-        .await
-        .unwrap();
-    fjord.wait_active(&client, &name).await.unwrap();
+    fjord.create_active_stream(&client, &name, 4).await.unwrap();
     let shards = client
         .list_shards()
         .stream_name(&name)
@@ -500,14 +486,7 @@ async fn iterators_expire_and_cannot_be_forged() {
     let tenant = fjord.create_tenant("acme").await.unwrap();
     let client = fjord.client(&tenant);
     let name = stream_name("expiry");
-    client
-        .create_stream()
-        .stream_name(&name)
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap();
-    fjord.wait_active(&client, &name).await.unwrap();
+    fjord.create_active_stream(&client, &name, 1).await.unwrap();
     let token = iterator(
         &client,
         &name,
@@ -546,14 +525,7 @@ async fn get_records_returns_at_most_ten_mebibytes_and_continues() {
     let tenant = fjord.create_tenant("acme").await.unwrap();
     let client = fjord.client(&tenant);
     let name = stream_name("big");
-    client
-        .create_stream()
-        .stream_name(&name)
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap();
-    fjord.wait_active(&client, &name).await.unwrap();
+    fjord.create_active_stream(&client, &name, 1).await.unwrap();
     // 16 records of 1000 KiB in 4 calls: 16 MB in the shard, more than one GetRecords holds.
     for call in 0..4u8 {
         let entries: Vec<PutRecordsRequestEntry> = (0..4u8)

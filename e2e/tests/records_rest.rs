@@ -109,14 +109,7 @@ async fn records_put_over_rest_read_back_through_the_sdk_and_the_reverse() {
     let client = fjord.client(&tenant);
     let token = developer_session(&fjord, "acme").await;
     let name = stream_name("bridge");
-    client
-        .create_stream()
-        .stream_name(&name)
-        .shard_count(1)
-        .send()
-        .await
-        .unwrap();
-    fjord.wait_active(&client, &name).await.unwrap();
+    fjord.create_active_stream(&client, &name, 1).await.unwrap();
 
     // REST → SDK.
     let response = reqwest::Client::new()

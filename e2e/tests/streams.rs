@@ -11,14 +11,7 @@ async fn stream_lifecycle_describe_list_and_delete() {
     let client = fjord.client(&tenant);
     let name = stream_name("clicks");
 
-    client
-        .create_stream()
-        .stream_name(&name)
-        .shard_count(4)
-        .send()
-        .await
-        .unwrap();
-    fjord.wait_active(&client, &name).await.unwrap();
+    fjord.create_active_stream(&client, &name, 4).await.unwrap();
 
     let description = client
         .describe_stream()

@@ -36,9 +36,7 @@ use crate::store::access_keys::{
 };
 use crate::store::audit::{ActorType, AuditEntry};
 
-/// Keys per page unless `limit` says otherwise.
-pub const DEFAULT_PAGE_SIZE: u32 = 50;
-pub const MAX_PAGE_SIZE: u32 = 200;
+pub use crate::api::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 const MAX_IDEMPOTENCY_KEY_LENGTH: usize = 255;
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
@@ -389,12 +387,7 @@ pub async fn list_keys(
     context.require(Action::ManageKeys)?;
     let Query(query) =
         query.map_err(|error| Problem::bad_request(format!("invalid query: {error}")))?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
-    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-        return Err(Problem::bad_request(format!(
-            "limit must be between 1 and {MAX_PAGE_SIZE}"
-        )));
-    }
+    let limit = crate::api::page_limit(query.limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
     let material = key_material(&state)?;
     let after = match query.cursor.as_deref() {
         None => None,

@@ -124,6 +124,23 @@ impl FromRef<ApiState> for SessionKeys {
     }
 }
 
+/// Default and largest page of the REST list endpoints.
+pub const DEFAULT_PAGE_SIZE: u32 = 50;
+pub const MAX_PAGE_SIZE: u32 = 200;
+
+/// The page size a list call asked for (`default` when absent); a 400 problem unless it is
+/// between 1 and `max`.
+pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Result<u32, Problem> {
+    let limit = requested.unwrap_or(default);
+    if (1..=max).contains(&limit) {
+        Ok(limit)
+    } else {
+        Err(Problem::bad_request(format!(
+            "limit must be between 1 and {max}"
+        )))
+    }
+}
+
 /// The generated OpenAPI document.
 #[derive(utoipa::OpenApi)]
 #[openapi(

@@ -52,12 +52,7 @@ pub async fn read_records(
     let (stream, shard) = find_shard(&state, &context, &name, &shard_id).await?;
     let Query(query) =
         query.map_err(|error| Problem::bad_request(format!("invalid query: {error}")))?;
-    let limit = query.limit.unwrap_or(DEFAULT_READ_LIMIT);
-    if !(1..=MAX_READ_LIMIT).contains(&limit) {
-        return Err(Problem::bad_request(format!(
-            "limit must be between 1 and {MAX_READ_LIMIT}"
-        )));
-    }
+    let limit = crate::api::page_limit(query.limit, DEFAULT_READ_LIMIT, MAX_READ_LIMIT)?;
     let shard_index = u32::try_from(shard.shard_index).unwrap_or_default();
     let shards = shards(&state)?;
     let start = match &query.cursor {

@@ -17,6 +17,7 @@ use crate::api::audit::RequestOrigin;
 use crate::api::extract::ApiJson;
 use crate::api::keys::idempotency_key;
 use crate::api::problem::Problem;
+use crate::api::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::auth::context::AuthContext;
 use crate::auth::permissions::Action;
 use crate::kinesis::streams::{
@@ -24,9 +25,6 @@ use crate::kinesis::streams::{
 };
 use crate::store::streams::{MAX_TAGS_PER_STREAM, StreamCreation};
 
-/// Streams per page unless `limit` says otherwise.
-pub const DEFAULT_PAGE_SIZE: u32 = 50;
-pub const MAX_PAGE_SIZE: u32 = 200;
 /// Most shards one request may ask for, as CreateStream allows.
 const MAX_SHARD_COUNT: i64 = 100_000;
 
@@ -204,12 +202,7 @@ pub async fn list_streams(
     context.require(Action::ReadStreams)?;
     let Query(query) =
         query.map_err(|error| Problem::bad_request(format!("invalid query: {error}")))?;
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE_SIZE);
-    if !(1..=MAX_PAGE_SIZE).contains(&limit) {
-        return Err(Problem::bad_request(format!(
-            "limit must be between 1 and {MAX_PAGE_SIZE}"
-        )));
-    }
+    let limit = crate::api::page_limit(query.limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
     let after = match query.cursor.as_deref() {
         None => None,
         Some(token) => Some(
