@@ -406,15 +406,16 @@ pub async fn me(
     State(state): State<ApiState>,
     context: AuthContext,
 ) -> Result<Json<MeResponse>, Problem> {
+    let user_id = context.user_id()?;
     let user = state
         .store
-        .user(context.user_id)
+        .user(user_id)
         .await
         .map_err(|error| match error {
             crate::store::StoreError::NotFound => Problem::invalid_token(),
             other => Problem::from(other),
         })?;
-    let memberships = state.store.memberships_of(context.user_id).await?;
+    let memberships = state.store.memberships_of(user_id).await?;
     let current = memberships
         .iter()
         .find(|membership| membership.tenant_id == context.tenant_id)

@@ -34,7 +34,6 @@ use crate::store::StoreError;
 use crate::store::access_keys::{
     AccessKeyRecord, Creation, IdempotencyKey, KeyPosition, NewAccessKeyRecord,
 };
-use crate::store::audit::{ActorType, AuditEntry};
 
 pub use crate::api::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 const MAX_IDEMPOTENCY_KEY_LENGTH: usize = 255;
@@ -218,14 +217,10 @@ async fn audit(
     details: serde_json::Value,
 ) {
     let resource: String = access_key_id.chars().take(128).collect();
-    let mut entry = AuditEntry::new(
-        ActorType::User,
-        context.user_id.0.to_string(),
-        format!("keys:{action}"),
-        resource,
-    )
-    .from_address(origin.source_ip.clone(), origin.user_agent.clone())
-    .with_details(details);
+    let mut entry = context
+        .audit_entry(format!("keys:{action}"), resource)
+        .from_address(origin.source_ip.clone(), origin.user_agent.clone())
+        .with_details(details);
     if let Some(problem) = failure {
         let kind = problem
             .problem_type

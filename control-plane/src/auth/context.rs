@@ -1,23 +1,38 @@
-//! The authenticated caller of a REST request, taken from `Authorization: Bearer <jwt>`.
+//! The authenticated caller of a REST request.
 //!
-//! Handlers that take an [`AuthContext`] only run for a valid access token; everything they
+//! A caller is a signed-in user (`Authorization: Bearer <jwt>`) or an app with an access key.
+//! Handlers that take an [`AuthContext`] only run for an authenticated caller; everything they
 //! touch is scoped by its `tenant_id`, and [`AuthContext::require`] is their one permission
 //! check.
+//!
+//! A bearer token names the user and tenant; the role is read from the membership on every
+//! request, so a changed role or a removed member takes effect on the next call rather than
+//! when the 15-minute token expires.
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
+use crate::api::ApiState;
 use crate::api::problem::Problem;
 use crate::auth::permissions::{Action, Role, allows};
-use crate::auth::session::SessionKeys;
 use crate::store::TenantId;
+use crate::store::audit::{ActorType, AuditEntry};
 use crate::store::users::UserId;
 
+/// Who a caller is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Principal {
+    /// A signed-in person.
+    User(UserId),
+    /// An app signing with an access key; the key's id.
+    AccessKey(String),
+}
+
 /// Who is calling, in which tenant, with which role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuthContext {
     pub tenant_id: TenantId,
-    pub user_id: UserId,
+    pub principal: Principal,
     pub role: Role,
 }
 
@@ -29,6 +44,25 @@ impl AuthContext {
         } else {
             Err(Problem::forbidden("your role does not allow this action"))
         }
+    }
+
+    /// The signed-in user; a 403 problem for an access key (the endpoint is for people).
+    pub fn user_id(&self) -> Result<UserId, Problem> {
+        match &self.principal {
+            Principal::User(user_id) => Ok(*user_id),
+            Principal::AccessKey(_) => Err(Problem::forbidden(
+                "this endpoint is for signed-in users, not access keys",
+            )),
+        }
+    }
+
+    /// An audit entry of `action` on `resource` with this caller as the actor.
+    pub fn audit_entry(&self, action: String, resource: String) -> AuditEntry {
+        let (actor_type, actor_id) = match &self.principal {
+            Principal::User(user_id) => (ActorType::User, user_id.0.to_string()),
+            Principal::AccessKey(key_id) => (ActorType::AccessKey, key_id.clone()),
+        };
+        AuditEntry::new(actor_type, actor_id, action, resource)
     }
 }
 
@@ -46,22 +80,29 @@ pub fn bearer_token(parts: &Parts) -> Option<&str> {
         .filter(|token| !token.is_empty())
 }
 
-impl<S> FromRequestParts<S> for AuthContext
-where
-    SessionKeys: FromRef<S>,
-    S: Send + Sync,
-{
+impl FromRequestParts<ApiState> for AuthContext {
     type Rejection = Problem;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let keys = SessionKeys::from_ref(state);
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState,
+    ) -> Result<Self, Self::Rejection> {
         let claims = bearer_token(parts)
-            .and_then(|token| keys.verify(token))
+            .and_then(|token| state.sessions.verify(token))
+            .ok_or_else(Problem::invalid_token)?;
+        let tenant_id = TenantId(claims.tid);
+        let user_id = UserId(claims.sub);
+        // The current role, not the one the token was issued with: a removed member or a
+        // disabled user is refused now.
+        let role = state
+            .store
+            .active_role(tenant_id, user_id)
+            .await?
             .ok_or_else(Problem::invalid_token)?;
         Ok(Self {
-            tenant_id: TenantId(claims.tid),
-            user_id: UserId(claims.sub),
-            role: claims.role,
+            tenant_id,
+            principal: Principal::User(user_id),
+            role,
         })
     }
 }

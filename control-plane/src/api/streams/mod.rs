@@ -30,7 +30,7 @@ use crate::api::audit::RequestOrigin;
 use crate::api::problem::Problem;
 use crate::auth::context::AuthContext;
 use crate::store::StoreError;
-use crate::store::audit::{ActorType, AuditEntry};
+
 use crate::store::streams::{ShardRow, StreamRow};
 
 /// At most 128 characters of `text` without control characters, for the audit log (which,
@@ -135,14 +135,10 @@ async fn audit(
     details: serde_json::Value,
 ) {
     let resource = printable(stream_name);
-    let mut entry = AuditEntry::new(
-        ActorType::User,
-        context.user_id.0.to_string(),
-        format!("streams:{action}"),
-        resource,
-    )
-    .from_address(origin.source_ip.clone(), origin.user_agent.clone())
-    .with_details(details);
+    let mut entry = context
+        .audit_entry(format!("streams:{action}"), resource)
+        .from_address(origin.source_ip.clone(), origin.user_agent.clone())
+        .with_details(details);
     if let Some(problem) = failure {
         let kind = problem.problem_type.rsplit(':').next().unwrap_or_default();
         entry = entry.failed(kind.to_owned());
