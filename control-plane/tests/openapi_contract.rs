@@ -25,3 +25,52 @@ fn the_checked_in_openapi_document_matches_the_code() {
          and commit the result"
     );
 }
+
+/// The reference page is served, is HTML, loads nothing from elsewhere, and shows every path
+/// of the document.
+#[tokio::test]
+async fn the_reference_page_is_served_from_the_document() {
+    use fjord_control_plane::api::{self, ApiState};
+    use fjord_control_plane::auth::rate_limit::RateLimitPolicy;
+    use fjord_control_plane::auth::session::SessionKeys;
+    use fjord_control_plane::store::Store;
+    use tower::ServiceExt as _;
+
+    // The page never touches the database; a lazy pool is never connected.
+    let pool = sqlx::PgPool::connect_lazy("postgres://nobody@127.0.0.1:1/none").unwrap();
+    let state = ApiState::new(
+        Store::from_pool(pool),
+        SessionKeys::new([7; 32]),
+        RateLimitPolicy::default(),
+    )
+    .unwrap();
+    let response = api::router(state)
+        .oneshot(
+            axum::http::Request::get("/api/v1/reference")
+                .body(axum::body::Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8"
+    );
+    assert!(
+        response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+    let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let page = String::from_utf8(body.to_vec()).unwrap();
+    assert!(!page.contains("<script"), "the page runs no script");
+    assert!(!page.contains("http://") && !page.contains("https://"));
+    let document = serde_json::to_value(ApiDoc::openapi()).unwrap();
+    for path in document["paths"].as_object().unwrap().keys() {
+        assert!(page.contains(&format!("<code>{path}</code>")), "{path}");
+    }
+}

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod keys;
 pub mod problem;
 pub mod records;
+pub mod reference;
 pub mod streams;
 
 use axum::Router;
@@ -147,7 +148,7 @@ pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Resu
     info(title = "Fjord REST API", version = "1", description = "Fjord's control-plane REST API."),
     // One `paths(...)` and one `components(...)`: utoipa keeps only the last of repeated ones.
     paths(
-        auth::sign_in, auth::refresh, auth::sign_out, auth::me, openapi_json,
+        auth::sign_in, auth::refresh, auth::sign_out, auth::me, openapi_json, reference::reference,
         audit::list_audit,
         keys::create_key, keys::list_keys, keys::disable_key, keys::enable_key, keys::rotate_key, keys::delete_key,
         streams::create_stream, streams::list_streams, streams::describe_stream, streams::delete_stream,
@@ -254,6 +255,7 @@ pub fn router(state: ApiState) -> Router {
         )
         .route("/limits", get(streams::describe_limits))
         .route("/openapi.json", get(openapi_json))
+        .route("/reference", get(reference::reference))
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
         .with_state(state);
