@@ -2,6 +2,8 @@
 //! a real NATS JetStream (a prefix per test, cleaned up at the end): put and read back, every
 //! start position, cursors, limits, roles, tenants and the server-sent-events tail.
 
+#[path = "support/members.rs"]
+mod members;
 #[path = "support/nats.rs"]
 mod nats;
 
@@ -16,7 +18,6 @@ use fjord_control_plane::api::{self, ApiState};
 use fjord_control_plane::auth::permissions::Role;
 use fjord_control_plane::auth::rate_limit::RateLimitPolicy;
 use fjord_control_plane::auth::session::SessionKeys;
-use fjord_control_plane::store::users::UserId;
 use fjord_control_plane::store::{Store, TenantId};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
@@ -64,11 +65,8 @@ impl TestApp {
         }
     }
 
-    fn token(&self, tenant: TenantId, role: Role) -> String {
-        SessionKeys::new(SESSION_KEY)
-            .issue(UserId(Uuid::now_v7()), tenant, role, Utc::now())
-            .unwrap()
-            .token
+    async fn token(&self, tenant: TenantId, role: Role) -> String {
+        members::member_token(&self.store, SESSION_KEY, tenant, role).await
     }
 
     fn request(token: &str, method: &str, path: &str, body: Option<Vec<u8>>) -> Request<Body> {
@@ -106,7 +104,7 @@ impl TestApp {
 
     /// An ACTIVE stream of `shards` shards in `tenant`, with its shard streams in JetStream.
     async fn active_stream(&self, tenant: TenantId, name: &str, shards: u32) {
-        let developer = self.token(tenant, Role::Developer);
+        let developer = self.token(tenant, Role::Developer).await;
         let (status, body) = self
             .call(
                 &developer,
@@ -186,7 +184,7 @@ fn encode_query(value: &str) -> String {
 async fn json_and_base64_records_read_back_with_text_json_and_base64(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.active_stream(app.acme, STREAM, 1).await;
-    let developer = app.token(app.acme, Role::Developer);
+    let developer = app.token(app.acme, Role::Developer).await;
     let (status, body) = app
         .put(
             &developer,
@@ -203,7 +201,7 @@ async fn json_and_base64_records_read_back_with_text_json_and_base64(pool: PgPoo
     assert_eq!(written.len(), 4);
     assert!(written.iter().all(|record| record["shard_id"] == SHARD));
 
-    let viewer = app.token(app.acme, Role::Viewer);
+    let viewer = app.token(app.acme, Role::Viewer).await;
     let (status, page) = app.read(&viewer, "from=trim_horizon").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let records = page["records"].as_array().unwrap();
@@ -234,7 +232,7 @@ async fn json_and_base64_records_read_back_with_text_json_and_base64(pool: PgPoo
 async fn every_start_position_reads_from_where_it_says(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.active_stream(app.acme, STREAM, 1).await;
-    let developer = app.token(app.acme, Role::Developer);
+    let developer = app.token(app.acme, Role::Developer).await;
     let first = app.put_texts(&developer, 0..3).await;
     tokio::time::sleep(Duration::from_millis(20)).await;
     let between = Utc::now();
@@ -317,7 +315,7 @@ async fn every_start_position_reads_from_where_it_says(pool: PgPool) {
 async fn cursors_continue_in_order_across_pages(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.active_stream(app.acme, STREAM, 1).await;
-    let developer = app.token(app.acme, Role::Developer);
+    let developer = app.token(app.acme, Role::Developer).await;
     let mut written = app.put_texts(&developer, 0..13).await;
     written.extend(app.put_texts(&developer, 13..25).await);
 
@@ -355,7 +353,7 @@ async fn cursors_continue_in_order_across_pages(pool: PgPool) {
 async fn limits_are_400s_naming_the_record(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.active_stream(app.acme, STREAM, 1).await;
-    let developer = app.token(app.acme, Role::Developer);
+    let developer = app.token(app.acme, Role::Developer).await;
     let ok = json!({"partition_key": "k", "data": 1});
     let megabyte = BASE64.encode(vec![7u8; 1024 * 1024]);
     let almost_megabyte = BASE64.encode(vec![7u8; 1000 * 1024]);
@@ -421,7 +419,7 @@ async fn limits_are_400s_naming_the_record(pool: PgPool) {
 async fn viewers_read_but_cannot_write_and_unready_streams_conflict(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.active_stream(app.acme, STREAM, 1).await;
-    let viewer = app.token(app.acme, Role::Viewer);
+    let viewer = app.token(app.acme, Role::Viewer).await;
     let (status, body) = app
         .put(&viewer, json!([{"partition_key": "k", "data": 1}]))
         .await;
@@ -430,7 +428,7 @@ async fn viewers_read_but_cannot_write_and_unready_streams_conflict(pool: PgPool
     assert_eq!(status, StatusCode::OK);
 
     // A stream still CREATING (no reconciler pass) refuses records; unknown ones are 404s.
-    let developer = app.token(app.acme, Role::Developer);
+    let developer = app.token(app.acme, Role::Developer).await;
     let (status, _) = app
         .call(
             &developer,
@@ -474,9 +472,9 @@ async fn other_tenants_get_404s_and_cursors_do_not_cross(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.active_stream(app.acme, STREAM, 1).await;
     app.active_stream(app.globex, "theirs", 1).await;
-    let acme = app.token(app.acme, Role::Owner);
+    let acme = app.token(app.acme, Role::Owner).await;
     app.put_texts(&acme, 0..2).await;
-    let globex = app.token(app.globex, Role::Owner);
+    let globex = app.token(app.globex, Role::Owner).await;
     let (status, _) = app
         .put(&globex, json!([{"partition_key": "k", "data": 1}]))
         .await;
@@ -559,9 +557,9 @@ async fn sse_events(
 async fn the_tail_streams_records_as_they_arrive_and_resumes_after_last_event_id(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.active_stream(app.acme, STREAM, 1).await;
-    let developer = app.token(app.acme, Role::Developer);
+    let developer = app.token(app.acme, Role::Developer).await;
     app.put_texts(&developer, 0..2).await;
-    let viewer = app.token(app.acme, Role::Viewer);
+    let viewer = app.token(app.acme, Role::Viewer).await;
     let tail = format!("/streams/{STREAM}/shards/{SHARD}/tail");
 
     // From latest (the default): only what is written after connecting.
@@ -617,7 +615,7 @@ async fn the_tail_streams_records_as_they_arrive_and_resumes_after_last_event_id
 async fn the_tail_ends_when_the_shard_stream_is_deleted(pool: PgPool) {
     let app = TestApp::new(pool).await;
     app.active_stream(app.acme, STREAM, 1).await;
-    let viewer = app.token(app.acme, Role::Viewer);
+    let viewer = app.token(app.acme, Role::Viewer).await;
     let tail = format!("/streams/{STREAM}/shards/{SHARD}/tail?from=trim_horizon");
     let response = app
         .router
