@@ -76,9 +76,22 @@ impl TestApp {
         }
     }
 
-    fn token(&self, tenant: TenantId, role: Role) -> String {
+    /// A bearer token for a new member of `tenant` with `role` (a real user and membership:
+    /// the role is read from the membership on every request).
+    async fn token(&self, tenant: TenantId, role: Role) -> String {
+        let store = Store::from_pool(self.pool.clone());
+        let email = format!("{}@example.com", Uuid::now_v7());
+        // Never verified: these members only use bearer tokens.
+        let user = store
+            .create_user(&email, "$argon2id$unused", false)
+            .await
+            .unwrap();
+        store
+            .put_membership(tenant, UserId(user.id), role)
+            .await
+            .unwrap();
         SessionKeys::new(SESSION_KEY)
-            .issue(UserId(Uuid::now_v7()), tenant, role, Utc::now())
+            .issue(UserId(user.id), tenant, role, Utc::now())
             .unwrap()
             .token
     }
@@ -124,7 +137,7 @@ impl TestApp {
     /// Tenant A's resources: an ACTIVE stream (with its shard in JetStream) holding a record,
     /// with a tag, and an access key; the key's id.
     async fn tenant_a_resources(&self) -> String {
-        let owner = self.token(self.acme, Role::Owner);
+        let owner = self.token(self.acme, Role::Owner).await;
         let (status, body) = self
             .call(
                 &owner,
@@ -207,7 +220,7 @@ async fn another_tenant_gets_404_for_every_tenant_resource_route(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let key_id = app.tenant_a_resources().await;
     let before = app.snapshot().await;
-    let globex_admin = app.token(app.globex, Role::Admin);
+    let globex_admin = app.token(app.globex, Role::Admin).await;
     let not_found = json!({
         "type": "urn:fjord:problem:not-found",
         "title": "Not found",
@@ -228,7 +241,7 @@ async fn another_tenant_gets_404_for_every_tenant_resource_route(pool: PgPool) {
 
     // The same calls by tenant A's owner reach the resources (so the 404s above are about
     // the tenant, not about a wrong path or body). Deleting ones go last.
-    let acme_owner = app.token(app.acme, Role::Owner);
+    let acme_owner = app.token(app.acme, Role::Owner).await;
     let mut routes: Vec<_> = api::TENANT_RESOURCE_ROUTES.to_vec();
     routes.sort_by_key(|(method, template)| {
         let deletes = *method == "DELETE";

@@ -62,10 +62,22 @@ impl TestApp {
         }
     }
 
-    /// A bearer token for a (made-up) member of `tenant` with `role`.
-    fn token(&self, tenant: TenantId, role: Role) -> String {
+    /// A bearer token for a new member of `tenant` with `role` (a real user and membership:
+    /// the role is read from the membership on every request).
+    async fn token(&self, tenant: TenantId, role: Role) -> String {
+        let store = Store::from_pool(self.pool.clone());
+        let email = format!("{}@example.com", Uuid::now_v7());
+        // Never verified: these members only use bearer tokens.
+        let user = store
+            .create_user(&email, "$argon2id$unused", false)
+            .await
+            .unwrap();
+        store
+            .put_membership(tenant, UserId(user.id), role)
+            .await
+            .unwrap();
         SessionKeys::new(SESSION_KEY)
-            .issue(UserId(Uuid::now_v7()), tenant, role, Utc::now())
+            .issue(UserId(user.id), tenant, role, Utc::now())
             .unwrap()
             .token
     }
@@ -112,7 +124,7 @@ impl TestApp {
 
     /// Creates a key in `tenant` as its owner; its id and secret.
     async fn key(&self, tenant: TenantId, role: &str) -> (String, String) {
-        let owner = self.token(tenant, Role::Owner);
+        let owner = self.token(tenant, Role::Owner).await;
         let answer = self
             .create(&owner, json!({"name": format!("{role} key"), "role": role}))
             .await;
@@ -167,7 +179,7 @@ const KEY_ROUTES: [(&str, &str); 6] = [
 #[sqlx::test(migrations = "../migrations")]
 async fn create_list_disable_enable_rotate_delete(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let owner = app.token(app.acme, Role::Owner);
+    let owner = app.token(app.acme, Role::Owner).await;
 
     let created = app.create(&owner, json!({"name": "orders ingest"})).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
@@ -314,7 +326,7 @@ async fn only_admins_and_owners_manage_keys(pool: PgPool) {
     let (developer_key, _) = app.key(app.acme, "developer").await;
     let before = app.count_keys().await;
     for role in [Role::Viewer, Role::Developer] {
-        let token = app.token(app.acme, role);
+        let token = app.token(app.acme, role).await;
         for (method, path) in KEY_ROUTES {
             let body = (method == "POST" && path == "/keys")
                 .then(|| json!({"name": "x"}).to_string().into_bytes());
@@ -328,7 +340,7 @@ async fn only_admins_and_owners_manage_keys(pool: PgPool) {
     assert!(app.key_row(&developer_key).await.0);
 
     // Admins manage keys up to their own role.
-    let admin = app.token(app.acme, Role::Admin);
+    let admin = app.token(app.acme, Role::Admin).await;
     for role in ["viewer", "developer", "admin"] {
         let answer = app.create(&admin, json!({"name": "x", "role": role})).await;
         assert_eq!(
@@ -361,7 +373,7 @@ async fn only_admins_and_owners_manage_keys(pool: PgPool) {
         assert_problem(&answer, StatusCode::FORBIDDEN);
     }
     // Owners may do all of it.
-    let owner = app.token(app.acme, Role::Owner);
+    let owner = app.token(app.acme, Role::Owner).await;
     for (method, path) in &KEY_ROUTES[2..] {
         let answer = app
             .call(&owner, method, &path.replace("{id}", &owner_key), None)
@@ -380,7 +392,7 @@ async fn another_tenant_gets_404_for_every_key_endpoint(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (acme_key, _) = app.key(app.acme, "developer").await;
     let (_, generation, sealed, _) = app.key_row(&acme_key).await;
-    let globex_owner = app.token(app.globex, Role::Owner);
+    let globex_owner = app.token(app.globex, Role::Owner).await;
     // Every key route of the route table (`tests/isolation.rs` checks the table is complete).
     let key_routes = api::TENANT_RESOURCE_ROUTES
         .iter()
@@ -424,7 +436,7 @@ async fn keys_are_listed_in_pages_bound_to_the_tenant(pool: PgPool) {
         created.push(app.key(app.acme, "viewer").await.0);
     }
     app.key(app.globex, "viewer").await;
-    let owner = app.token(app.acme, Role::Owner);
+    let owner = app.token(app.acme, Role::Owner).await;
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
@@ -454,7 +466,7 @@ async fn keys_are_listed_in_pages_bound_to_the_tenant(pool: PgPool) {
     // A cursor is bound to its tenant and cannot be forged.
     let first = app.call(&owner, "GET", "/keys?limit=1", None).await;
     let cursor = first.body["next_cursor"].as_str().unwrap();
-    let globex_owner = app.token(app.globex, Role::Owner);
+    let globex_owner = app.token(app.globex, Role::Owner).await;
     let answer = app
         .call(
             &globex_owner,
@@ -482,7 +494,7 @@ async fn keys_are_listed_in_pages_bound_to_the_tenant(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn idempotency_keys_create_once(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let owner = app.token(app.acme, Role::Owner);
+    let owner = app.token(app.acme, Role::Owner).await;
     let body = json!({"name": "ingest", "role": "viewer"});
     let first = app
         .create_with_idempotency(&owner, "req-1", body.clone())
@@ -499,7 +511,7 @@ async fn idempotency_keys_create_once(pool: PgPool) {
     assert_eq!(app.count_keys().await, 1);
 
     // The same idempotency key in another tenant is another request.
-    let globex_owner = app.token(app.globex, Role::Owner);
+    let globex_owner = app.token(app.globex, Role::Owner).await;
     let other = app
         .create_with_idempotency(&globex_owner, "req-1", body.clone())
         .await;
@@ -539,7 +551,7 @@ async fn idempotency_keys_create_once(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn bad_input_gets_problems_and_stores_nothing(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let owner = app.token(app.acme, Role::Owner);
+    let owner = app.token(app.acme, Role::Owner).await;
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("malformed", b"{\"name\": ".to_vec()),
         ("empty", Vec::new()),
