@@ -261,9 +261,7 @@ async fn create(
         Ok(InvitationCreation::Conflict) => Err(Problem::conflict(
             "this Idempotency-Key was used with a different request in the last 24 hours",
         )),
-        Err(StoreError::AlreadyExists) => {
-            Err(Problem::conflict("this email is already a member"))
-        }
+        Err(StoreError::AlreadyExists) => Err(Problem::conflict("this email is already a member")),
         Err(error) => Err(error.into()),
     }
 }
@@ -297,9 +295,10 @@ pub async fn list_invitations(
         .await?;
     let more = invitations.len() > limit as usize;
     invitations.truncate(limit as usize);
-    let next_cursor = invitations.last().filter(|_| more).map(|last| {
-        next_cursor(&state, &context, "invitations", last.created_at, last.id)
-    });
+    let next_cursor = invitations
+        .last()
+        .filter(|_| more)
+        .map(|last| next_cursor(&state, &context, "invitations", last.created_at, last.id));
     Ok(Json(InvitationPage {
         items: invitations.into_iter().map(InvitationView::from).collect(),
         next_cursor,
@@ -434,9 +433,11 @@ pub async fn accept_invitation(
     } else {
         None
     };
-    let Some(invitation) = invitation.filter(|inv| inv.status == InvitationStatus::Pending)
-    else {
-        state.sign_in_limiter.record_address_failure(address).await?;
+    let Some(invitation) = invitation.filter(|inv| inv.status == InvitationStatus::Pending) else {
+        state
+            .sign_in_limiter
+            .record_address_failure(address)
+            .await?;
         tracing::info!(
             client_address = address.map(tracing::field::display),
             "invitation refused"
@@ -462,7 +463,10 @@ pub async fn accept_invitation(
                     serde_json::json!({"invitation_id": invitation.id}),
                 )
                 .await;
-                state.sign_in_limiter.record_failure(&email, address).await?;
+                state
+                    .sign_in_limiter
+                    .record_failure(&email, address)
+                    .await?;
                 return Err(problem);
             }
             Invitee::Existing(UserId(user.id))
@@ -518,7 +522,10 @@ mod tests {
 
     #[test]
     fn invitee_emails_are_normalized_and_checked() {
-        assert_eq!(invitee_email(" Grace@Example.COM ").unwrap(), "grace@example.com");
+        assert_eq!(
+            invitee_email(" Grace@Example.COM ").unwrap(),
+            "grace@example.com"
+        );
         for bad in [
             "",
             "grace",

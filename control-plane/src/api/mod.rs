@@ -241,7 +241,10 @@ pub fn router(state: ApiState) -> Router {
         .route("/auth/sign-in", post(auth::sign_in))
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/sign-out", post(auth::sign_out))
-        .route("/auth/accept-invitation", post(invitations::accept_invitation))
+        .route(
+            "/auth/accept-invitation",
+            post(invitations::accept_invitation),
+        )
         .route("/me", get(auth::me))
         .route("/users", get(users::list_users))
         .route(
