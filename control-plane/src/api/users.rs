@@ -82,13 +82,16 @@ pub(crate) struct Cursor {
     id: Uuid,
 }
 
+/// The last entry of a page: its time and id.
+pub(crate) type ListPosition = (DateTime<Utc>, Uuid);
+
 /// The requested page size and position in `list` (`"users"` or `"invitations"`).
 pub(crate) fn page_position(
     state: &ApiState,
     context: &AuthContext,
     list: &str,
     query: Result<Query<PageQuery>, QueryRejection>,
-) -> Result<(u32, Option<(DateTime<Utc>, Uuid)>), Problem> {
+) -> Result<(u32, Option<ListPosition>), Problem> {
     let Query(query) =
         query.map_err(|error| Problem::bad_request(format!("invalid query: {error}")))?;
     let limit = crate::api::page_limit(query.limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
