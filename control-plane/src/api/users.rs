@@ -6,9 +6,9 @@
 //! changes or removes an owner, and the tenant keeps at least one owner (409 otherwise, checked
 //! under a lock so concurrent demotions cannot both pass). A user id that is not a member of
 //! the caller's tenant is a 404 like one that never existed. A change takes effect on the
-//! member's next request: the role is read from the membership on every call. Removing a
-//! member also revokes their refresh tokens in the tenant and deletes the access keys they
-//! own there.
+//! member's next request: the role is read from the membership on every call. Demoting a
+//! member caps their personal access keys at the new role; removing one also revokes their
+//! refresh tokens in the tenant and deletes the access keys they own there.
 //!
 //! Every change is recorded in the audit log (`users:ChangeRole`, `users:Remove`,
 //! `users:Leave`) with the member's email as the resource, refused ones with their problem kind.
@@ -246,9 +246,12 @@ pub async fn change_role(
 ) -> Result<Json<MemberView>, Problem> {
     let result = change(&state, &context, &id, request.role).await;
     let (resource, details) = match &result {
-        Ok((member, previous_role)) => (
+        Ok((member, previous_role, capped_keys)) => (
             member.email.clone(),
-            serde_json::json!({"user_id": member.user_id, "role": member.role, "previous_role": previous_role}),
+            serde_json::json!({
+                "user_id": member.user_id, "role": member.role,
+                "previous_role": previous_role, "capped_keys": capped_keys,
+            }),
         ),
         Err(_) => (id.clone(), serde_json::json!({"role": request.role})),
     };
@@ -262,7 +265,7 @@ pub async fn change_role(
         details,
     )
     .await;
-    result.map(|(member, _)| Json(member))
+    result.map(|(member, _, _)| Json(member))
 }
 
 async fn change(
@@ -270,7 +273,7 @@ async fn change(
     context: &AuthContext,
     id: &str,
     role: Role,
-) -> Result<(MemberView, Role), Problem> {
+) -> Result<(MemberView, Role, Vec<String>), Problem> {
     context.require(Action::ManageUsers)?;
     let caller = context.user_id()?;
     let target = parse_user_id(id)?;
@@ -282,9 +285,10 @@ async fn change(
         RoleChange::Changed {
             member,
             previous_role,
+            capped_keys,
         } => {
-            tracing::info!(user_id = %member.user_id.0, role = %member.role, %previous_role, "member role changed");
-            Ok((MemberView::from(member), previous_role))
+            tracing::info!(user_id = %member.user_id.0, role = %member.role, %previous_role, capped_keys = capped_keys.len(), "member role changed");
+            Ok((MemberView::from(member), previous_role, capped_keys))
         }
         RoleChange::NotFound => Err(Problem::not_found()),
         RoleChange::Refused(refusal) => Err(refused(refusal)),

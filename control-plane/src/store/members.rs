@@ -4,7 +4,8 @@
 //! with the caller's and the target's (one statement, in user id order, so two changes never
 //! deadlock). Two concurrent demotions of the last two owners are therefore serialized: the
 //! second sees the first one's result and is refused. The rules themselves are
-//! [`crate::auth::members`]; this module applies them to the committed state.
+//! [`crate::auth::members`]; this module applies them to the committed state. A demotion caps
+//! the member's personal access keys at the new role; a removal deletes them.
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt as _;
@@ -37,6 +38,9 @@ pub enum RoleChange {
     Changed {
         member: MemberRecord,
         previous_role: Role,
+        /// The member's access keys in the tenant whose role was above the new one: now
+        /// capped at it.
+        capped_keys: Vec<String>,
     },
     /// The user is not a member of the tenant.
     NotFound,
@@ -187,6 +191,7 @@ impl Store {
                 {
                     return Ok(RoleChange::Refused(refusal));
                 }
+                let mut capped_keys = Vec::new();
                 if new_role != previous_role {
                     sqlx::query(
                         "UPDATE memberships SET role = $3 WHERE tenant_id = $1 AND user_id = $2",
@@ -196,11 +201,33 @@ impl Store {
                     .bind(new_role.as_str())
                     .execute(&mut *connection)
                     .await?;
+                    // A personal key never has more power than its owner.
+                    let above: Vec<&str> = Role::ALL
+                        .into_iter()
+                        .filter(|role| *role > new_role)
+                        .map(Role::as_str)
+                        .collect();
+                    capped_keys = sqlx::query_scalar::<_, String>(
+                        "UPDATE access_keys SET role = $3, generation = generation + 1
+                         WHERE tenant_id = $1 AND user_id = $2 AND deleted_at IS NULL
+                           AND role = ANY($4)
+                         RETURNING access_key_id",
+                    )
+                    .bind(tenant_id.0)
+                    .bind(target.0)
+                    .bind(new_role.as_str())
+                    .bind(above)
+                    .fetch_all(&mut *connection)
+                    .await?;
+                    if !capped_keys.is_empty() {
+                        notify_reconciler(connection).await?;
+                    }
                 }
                 member.role = new_role;
                 Ok(RoleChange::Changed {
                     member,
                     previous_role,
+                    capped_keys,
                 })
             }
             .boxed()
