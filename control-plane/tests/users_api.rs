@@ -1290,3 +1290,110 @@ async fn the_openapi_document_describes_the_user_endpoints(pool: PgPool) {
         assert!(api::TENANT_RESOURCE_ROUTES.contains(&route), "{route:?}");
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn members_change_their_own_password_with_the_current_one(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let ada = app
+        .store
+        .create_user("ada@example.com", &password::hash(PASSWORD).unwrap(), false)
+        .await
+        .unwrap();
+    app.store
+        .put_membership(app.acme, UserId(ada.id), Role::Viewer)
+        .await
+        .unwrap();
+    let sign_in = |password: &'static str| {
+        app.post_from(
+            "/auth/sign-in",
+            json!({"email": "ada@example.com", "password": password}),
+            "127.0.0.1:5000",
+        )
+    };
+    let first = sign_in(PASSWORD).await;
+    let second = sign_in(PASSWORD).await;
+    assert_eq!(second.status, StatusCode::OK, "{}", second.body);
+    let access = first.body["access_token"].as_str().unwrap().to_owned();
+
+    for (body, status) in [
+        (
+            json!({"current_password": "wrong password!", "new_password": NEW_PASSWORD}),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            json!({"current_password": PASSWORD, "new_password": "short"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD, "email": "x@example.com"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            json!({"new_password": NEW_PASSWORD}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let answer = app.call(&access, "PUT", "/me/password", Some(body)).await;
+        assert_problem(&answer, status);
+    }
+    let hash: String = sqlx::query_scalar("SELECT password_hash FROM users WHERE id = $1")
+        .bind(ada.id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(password::verify(PASSWORD, &hash), "unchanged so far");
+
+    let changed = app
+        .call(
+            &access,
+            "PUT",
+            "/me/password",
+            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD})),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.body);
+    assert_eq!(changed.body["tenant"]["name"], "acme");
+    // Every earlier session ends at its next refresh; the new one works.
+    for old in [&first, &second] {
+        let refreshed = app
+            .post_from(
+                "/auth/refresh",
+                json!({"refresh_token": old.body["refresh_token"]}),
+                "127.0.0.1:5000",
+            )
+            .await;
+        assert_problem(&refreshed, StatusCode::UNAUTHORIZED);
+    }
+    let refreshed = app
+        .post_from(
+            "/auth/refresh",
+            json!({"refresh_token": changed.body["refresh_token"]}),
+            "127.0.0.1:5000",
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    assert_problem(&sign_in(PASSWORD).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(sign_in(NEW_PASSWORD).await.status, StatusCode::OK);
+
+    let outcomes: Vec<(String, Option<String>)> = sqlx::query_as(
+        "SELECT outcome, error_code FROM audit_log
+         WHERE action = 'auth:ChangePassword' ORDER BY occurred_at, id",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            ("failure".to_owned(), Some("invalid-credentials".to_owned())),
+            ("failure".to_owned(), Some("bad-request".to_owned())),
+            ("success".to_owned(), None),
+        ]
+    );
+    let everything: String =
+        sqlx::query_scalar("SELECT string_agg(audit_log::text, ' ') FROM audit_log")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(!everything.contains(NEW_PASSWORD) && !everything.contains(PASSWORD));
+}

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod extract;
 pub mod invitations;
 pub mod keys;
+pub mod password;
 pub mod problem;
 pub mod records;
 pub mod streams;
@@ -159,7 +160,7 @@ pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Resu
         streams::create_stream, streams::list_streams, streams::describe_stream, streams::delete_stream,
         streams::set_retention, streams::add_tags, streams::remove_tag, streams::describe_limits,
         records::put_records, records::read_records, records::tail_records,
-        users::list_users, users::change_role, users::remove_user,
+        users::list_users, users::change_role, users::remove_user, password::change_password,
         invitations::create_invitation, invitations::list_invitations,
         invitations::revoke_invitation, invitations::accept_invitation,
     ),
@@ -173,6 +174,7 @@ pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Resu
         records::PutRecordsRequest, records::PutRecordEntry, records::PutRecordsResponse,
         records::PutRecordResult, records::ReadFrom, records::RecordView, records::RecordPage,
         users::MemberView, users::MemberPage, users::ChangeRoleRequest,
+        password::ChangePasswordRequest,
         invitations::CreateInvitationRequest, invitations::AcceptInvitationRequest,
         invitations::InvitationState, invitations::InvitationView,
         invitations::CreatedInvitation, invitations::InvitationPage,
@@ -246,6 +248,7 @@ pub fn router(state: ApiState) -> Router {
             post(invitations::accept_invitation),
         )
         .route("/me", get(auth::me))
+        .route("/me/password", put(password::change_password))
         .route("/users", get(users::list_users))
         .route(
             "/users/{id}",
