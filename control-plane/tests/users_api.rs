@@ -1168,6 +1168,14 @@ async fn bad_input_gets_problems_and_stores_nothing(pool: PgPool) {
     );
     assert_eq!(app.count("SELECT count(*) FROM invitations").await, 0);
     assert_eq!(app.count("SELECT count(*) FROM memberships").await, 2);
+    // Refused calls are audited too, even with a NUL in the email (stored without it).
+    let refused = app
+        .count(
+            "SELECT count(*) FROM audit_log
+             WHERE action = 'users:Invite' AND outcome = 'failure' AND resource = 'a@example.com'",
+        )
+        .await;
+    assert_eq!(refused, 1);
 
     // Accepting: bad bodies, and a password the policy refuses for a new account.
     let (_, token) = app

@@ -156,7 +156,13 @@ pub(crate) async fn audit(
     failure: Option<&Problem>,
     details: serde_json::Value,
 ) {
-    let resource: String = resource.chars().take(320).collect();
+    // Caller-supplied text (a path id, an invalid email): printable and short, so the entry
+    // is always storable.
+    let resource: String = resource
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(320)
+        .collect();
     let mut entry = context
         .audit_entry(format!("users:{action}"), resource)
         .from_address(origin.source_ip.clone(), origin.user_agent.clone())
