@@ -76,9 +76,22 @@ impl TestApp {
         }
     }
 
-    fn token(&self, tenant: TenantId, role: Role) -> String {
+    /// A bearer token for a new member of `tenant` with `role` (a real user and membership:
+    /// the role is read from the membership on every request).
+    async fn token(&self, tenant: TenantId, role: Role) -> String {
+        let store = Store::from_pool(self.pool.clone());
+        let email = format!("{}@example.com", Uuid::now_v7());
+        // Never verified: these members only use bearer tokens.
+        let user = store
+            .create_user(&email, "$argon2id$unused", false)
+            .await
+            .unwrap();
+        store
+            .put_membership(tenant, UserId(user.id), role)
+            .await
+            .unwrap();
         SessionKeys::new(SESSION_KEY)
-            .issue(UserId(Uuid::now_v7()), tenant, role, Utc::now())
+            .issue(UserId(user.id), tenant, role, Utc::now())
             .unwrap()
             .token
     }
@@ -122,9 +135,9 @@ impl TestApp {
     }
 
     /// Tenant A's resources: an ACTIVE stream (with its shard in JetStream) holding a record,
-    /// with a tag, and an access key; the key's id.
-    async fn tenant_a_resources(&self) -> String {
-        let owner = self.token(self.acme, Role::Owner);
+    /// with a tag, an access key, a member and an open invitation; their ids.
+    async fn tenant_a_resources(&self) -> Ids {
+        let owner = self.token(self.acme, Role::Owner).await;
         let (status, body) = self
             .call(
                 &owner,
@@ -156,7 +169,31 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
-        body["access_key_id"].as_str().unwrap().to_owned()
+        let key_id = body["access_key_id"].as_str().unwrap().to_owned();
+        let (status, body) = self
+            .call(
+                &owner,
+                "POST",
+                "/api/v1/invitations",
+                Some(json!({"email": "isolated@example.com", "role": "viewer"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        let invitation_id = body["id"].as_str().unwrap().to_owned();
+        let member = self
+            .store
+            .create_user("member@example.com", "$argon2id$unused", false)
+            .await
+            .unwrap();
+        self.store
+            .put_membership(self.acme, UserId(member.id), Role::Developer)
+            .await
+            .unwrap();
+        Ids {
+            key_id,
+            member_id: member.id.to_string(),
+            invitation_id,
+        }
     }
 
     /// What tenant A's resources look like in the database.
@@ -178,8 +215,28 @@ impl TestApp {
         .fetch_all(&self.pool)
         .await
         .unwrap();
-        json!({"streams": streams, "tags": tags, "keys": keys})
+        let members: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT user_id, role FROM memberships WHERE tenant_id = $1 ORDER BY user_id",
+        )
+        .bind(self.acme.0)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap();
+        let invitations: Vec<(Uuid, bool)> =
+            sqlx::query_as("SELECT id, revoked_at IS NOT NULL FROM invitations ORDER BY id")
+                .fetch_all(&self.pool)
+                .await
+                .unwrap();
+        json!({"streams": streams, "tags": tags, "keys": keys, "members": members,
+               "invitations": invitations})
     }
+}
+
+/// The ids of tenant A's resources that routes name by `{id}`.
+struct Ids {
+    key_id: String,
+    member_id: String,
+    invitation_id: String,
 }
 
 /// A valid request body for a route, so that only the tenant can be wrong.
@@ -187,6 +244,7 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
     match (method, template) {
         ("PUT", path) if path.ends_with("/retention") => Some(json!({"retention_hours": 48})),
         ("PUT", path) if path.ends_with("/tags") => Some(json!({"tags": {"other": "x"}})),
+        ("PATCH", path) if path.starts_with("/api/v1/users/") => Some(json!({"role": "viewer"})),
         ("POST", path) if path.ends_with("/records") => {
             Some(json!({"records": [{"partition_key": "k", "data": {"isolated": true}}]}))
         }
@@ -194,20 +252,27 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
     }
 }
 
-fn fill(template: &str, key_id: &str) -> String {
+fn fill(template: &str, ids: &Ids) -> String {
+    let id = if template.starts_with("/api/v1/users/") {
+        &ids.member_id
+    } else if template.starts_with("/api/v1/invitations/") {
+        &ids.invitation_id
+    } else {
+        &ids.key_id
+    };
     template
         .replace("{name}", STREAM)
         .replace("{key}", TAG_KEY)
-        .replace("{id}", key_id)
+        .replace("{id}", id)
         .replace("{shard_id}", "shardId-000000000000")
 }
 
 #[sqlx::test(migrations = "../migrations")]
 async fn another_tenant_gets_404_for_every_tenant_resource_route(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let key_id = app.tenant_a_resources().await;
+    let ids = app.tenant_a_resources().await;
     let before = app.snapshot().await;
-    let globex_admin = app.token(app.globex, Role::Admin);
+    let globex_admin = app.token(app.globex, Role::Admin).await;
     let not_found = json!({
         "type": "urn:fjord:problem:not-found",
         "title": "Not found",
@@ -216,7 +281,7 @@ async fn another_tenant_gets_404_for_every_tenant_resource_route(pool: PgPool) {
     });
     assert!(!api::TENANT_RESOURCE_ROUTES.is_empty());
     for (method, template) in api::TENANT_RESOURCE_ROUTES {
-        let path = fill(template, &key_id);
+        let path = fill(template, &ids);
         let (status, body) = app
             .call(&globex_admin, method, &path, body_for(method, template))
             .await;
@@ -228,14 +293,14 @@ async fn another_tenant_gets_404_for_every_tenant_resource_route(pool: PgPool) {
 
     // The same calls by tenant A's owner reach the resources (so the 404s above are about
     // the tenant, not about a wrong path or body). Deleting ones go last.
-    let acme_owner = app.token(app.acme, Role::Owner);
+    let acme_owner = app.token(app.acme, Role::Owner).await;
     let mut routes: Vec<_> = api::TENANT_RESOURCE_ROUTES.to_vec();
     routes.sort_by_key(|(method, template)| {
         let deletes = *method == "DELETE";
         (deletes, deletes && !template.ends_with("{key}"))
     });
     for (method, template) in routes {
-        let path = fill(template, &key_id);
+        let path = fill(template, &ids);
         if method == "DELETE" && template.ends_with("{name}") {
             // Deleting needs an ACTIVE stream; earlier calls may have left it UPDATING.
             sqlx::query("UPDATE streams SET status = 'ACTIVE'")

@@ -62,12 +62,30 @@ impl TestApp {
         }
     }
 
-    /// A bearer token for a (made-up) member of `tenant` with `role`.
-    fn token(&self, tenant: TenantId, role: Role) -> String {
-        SessionKeys::new(SESSION_KEY)
-            .issue(UserId(Uuid::now_v7()), tenant, role, Utc::now())
+    /// A bearer token for a new member of `tenant` with `role` (a real user and membership:
+    /// the role is read from the membership on every request).
+    async fn token(&self, tenant: TenantId, role: Role) -> String {
+        self.member(tenant, role).await.1
+    }
+
+    /// A new member of `tenant` with `role`: their user id and a bearer token.
+    async fn member(&self, tenant: TenantId, role: Role) -> (UserId, String) {
+        let store = Store::from_pool(self.pool.clone());
+        let email = format!("{}@example.com", Uuid::now_v7());
+        // Never verified: these members only use bearer tokens.
+        let user = store
+            .create_user(&email, "$argon2id$unused", false)
+            .await
+            .unwrap();
+        store
+            .put_membership(tenant, UserId(user.id), role)
+            .await
+            .unwrap();
+        let token = SessionKeys::new(SESSION_KEY)
+            .issue(UserId(user.id), tenant, role, Utc::now())
             .unwrap()
-            .token
+            .token;
+        (UserId(user.id), token)
     }
 
     async fn send(&self, request: Request<Body>) -> Answer {
@@ -112,7 +130,7 @@ impl TestApp {
 
     /// Creates a key in `tenant` as its owner; its id and secret.
     async fn key(&self, tenant: TenantId, role: &str) -> (String, String) {
-        let owner = self.token(tenant, Role::Owner);
+        let owner = self.token(tenant, Role::Owner).await;
         let answer = self
             .create(&owner, json!({"name": format!("{role} key"), "role": role}))
             .await;
@@ -167,7 +185,7 @@ const KEY_ROUTES: [(&str, &str); 6] = [
 #[sqlx::test(migrations = "../migrations")]
 async fn create_list_disable_enable_rotate_delete(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let owner = app.token(app.acme, Role::Owner);
+    let owner = app.token(app.acme, Role::Owner).await;
 
     let created = app.create(&owner, json!({"name": "orders ingest"})).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
@@ -202,6 +220,7 @@ async fn create_list_disable_enable_rotate_delete(pool: PgPool) {
                 "access_key_id": key_id,
                 "name": "orders ingest",
                 "role": "developer",
+                "user_id": null,
                 "enabled": true,
                 "created_at": created.body["created_at"],
                 "last_used_at": null,
@@ -314,13 +333,19 @@ async fn only_admins_and_owners_manage_keys(pool: PgPool) {
     let (developer_key, _) = app.key(app.acme, "developer").await;
     let before = app.count_keys().await;
     for role in [Role::Viewer, Role::Developer] {
-        let token = app.token(app.acme, role);
+        let token = app.token(app.acme, role).await;
         for (method, path) in KEY_ROUTES {
             let body = (method == "POST" && path == "/keys")
                 .then(|| json!({"name": "x"}).to_string().into_bytes());
             let answer = app
                 .call(&token, method, &path.replace("{id}", &developer_key), body)
                 .await;
+            if method == "GET" {
+                // Members list their own keys only: none here.
+                assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+                assert_eq!(answer.body["items"], json!([]));
+                continue;
+            }
             assert_problem(&answer, StatusCode::FORBIDDEN);
         }
     }
@@ -328,7 +353,7 @@ async fn only_admins_and_owners_manage_keys(pool: PgPool) {
     assert!(app.key_row(&developer_key).await.0);
 
     // Admins manage keys up to their own role.
-    let admin = app.token(app.acme, Role::Admin);
+    let admin = app.token(app.acme, Role::Admin).await;
     for role in ["viewer", "developer", "admin"] {
         let answer = app.create(&admin, json!({"name": "x", "role": role})).await;
         assert_eq!(
@@ -361,7 +386,7 @@ async fn only_admins_and_owners_manage_keys(pool: PgPool) {
         assert_problem(&answer, StatusCode::FORBIDDEN);
     }
     // Owners may do all of it.
-    let owner = app.token(app.acme, Role::Owner);
+    let owner = app.token(app.acme, Role::Owner).await;
     for (method, path) in &KEY_ROUTES[2..] {
         let answer = app
             .call(&owner, method, &path.replace("{id}", &owner_key), None)
@@ -380,7 +405,7 @@ async fn another_tenant_gets_404_for_every_key_endpoint(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (acme_key, _) = app.key(app.acme, "developer").await;
     let (_, generation, sealed, _) = app.key_row(&acme_key).await;
-    let globex_owner = app.token(app.globex, Role::Owner);
+    let globex_owner = app.token(app.globex, Role::Owner).await;
     // Every key route of the route table (`tests/isolation.rs` checks the table is complete).
     let key_routes = api::TENANT_RESOURCE_ROUTES
         .iter()
@@ -424,7 +449,7 @@ async fn keys_are_listed_in_pages_bound_to_the_tenant(pool: PgPool) {
         created.push(app.key(app.acme, "viewer").await.0);
     }
     app.key(app.globex, "viewer").await;
-    let owner = app.token(app.acme, Role::Owner);
+    let owner = app.token(app.acme, Role::Owner).await;
     let mut seen = Vec::new();
     let mut cursor: Option<String> = None;
     let mut pages = 0;
@@ -454,7 +479,7 @@ async fn keys_are_listed_in_pages_bound_to_the_tenant(pool: PgPool) {
     // A cursor is bound to its tenant and cannot be forged.
     let first = app.call(&owner, "GET", "/keys?limit=1", None).await;
     let cursor = first.body["next_cursor"].as_str().unwrap();
-    let globex_owner = app.token(app.globex, Role::Owner);
+    let globex_owner = app.token(app.globex, Role::Owner).await;
     let answer = app
         .call(
             &globex_owner,
@@ -482,7 +507,7 @@ async fn keys_are_listed_in_pages_bound_to_the_tenant(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn idempotency_keys_create_once(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let owner = app.token(app.acme, Role::Owner);
+    let owner = app.token(app.acme, Role::Owner).await;
     let body = json!({"name": "ingest", "role": "viewer"});
     let first = app
         .create_with_idempotency(&owner, "req-1", body.clone())
@@ -499,7 +524,7 @@ async fn idempotency_keys_create_once(pool: PgPool) {
     assert_eq!(app.count_keys().await, 1);
 
     // The same idempotency key in another tenant is another request.
-    let globex_owner = app.token(app.globex, Role::Owner);
+    let globex_owner = app.token(app.globex, Role::Owner).await;
     let other = app
         .create_with_idempotency(&globex_owner, "req-1", body.clone())
         .await;
@@ -539,7 +564,7 @@ async fn idempotency_keys_create_once(pool: PgPool) {
 #[sqlx::test(migrations = "../migrations")]
 async fn bad_input_gets_problems_and_stores_nothing(pool: PgPool) {
     let app = TestApp::new(pool).await;
-    let owner = app.token(app.acme, Role::Owner);
+    let owner = app.token(app.acme, Role::Owner).await;
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("malformed", b"{\"name\": ".to_vec()),
         ("empty", Vec::new()),
@@ -617,4 +642,113 @@ async fn the_openapi_document_describes_the_key_endpoints(pool: PgPool) {
             "{schema}"
         );
     }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn members_manage_their_own_personal_keys(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (viewer_id, viewer) = app.member(app.acme, Role::Viewer).await;
+    let (developer_id, developer) = app.member(app.acme, Role::Developer).await;
+    let (tenant_key, _) = app.key(app.acme, "viewer").await;
+
+    // A viewer's personal key defaults to (and is capped at) the viewer role.
+    let created = app
+        .create(&viewer, json!({"name": "my laptop", "owner": "self"}))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
+    assert_eq!(created.body["role"], "viewer");
+    assert_eq!(created.body["user_id"], viewer_id.0.to_string());
+    let viewer_key = created.body["access_key_id"].as_str().unwrap().to_owned();
+    let above = app
+        .create(
+            &viewer,
+            json!({"name": "x", "owner": "self", "role": "developer"}),
+        )
+        .await;
+    assert_problem(&above, StatusCode::FORBIDDEN);
+    for body in [
+        json!({"name": "x", "owner": "someone"}),
+        json!({"name": "x", "owner": 1}),
+        json!({"name": "x", "owner": "self", "user_id": viewer_id.0.to_string()}),
+    ] {
+        assert_problem(&app.create(&viewer, body).await, StatusCode::BAD_REQUEST);
+    }
+    let created = app
+        .create(&developer, json!({"name": "ci", "owner": "self"}))
+        .await;
+    assert_eq!(created.body["role"], "developer");
+    assert_eq!(created.body["user_id"], developer_id.0.to_string());
+    let developer_key = created.body["access_key_id"].as_str().unwrap().to_owned();
+
+    // Each member lists and manages their own keys, and no one else's.
+    let listed = app.call(&viewer, "GET", "/keys", None).await;
+    let ids: Vec<&str> = listed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["access_key_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [viewer_key.as_str()]);
+    for key in [&developer_key, &tenant_key] {
+        for (method, path) in &KEY_ROUTES[2..] {
+            let answer = app
+                .call(&viewer, method, &path.replace("{id}", key), None)
+                .await;
+            assert_problem(&answer, StatusCode::FORBIDDEN);
+        }
+    }
+    for (method, path) in &KEY_ROUTES[2..] {
+        let answer = app
+            .call(&viewer, method, &path.replace("{id}", &viewer_key), None)
+            .await;
+        assert!(
+            answer.status.is_success(),
+            "{method} {path}: {}",
+            answer.body
+        );
+    }
+    assert!(app.key_row(&viewer_key).await.3, "deleted");
+    // Admins see and manage every key, personal ones included.
+    let admin = app.token(app.acme, Role::Admin).await;
+    let all = app.call(&admin, "GET", "/keys", None).await;
+    assert_eq!(all.body["items"].as_array().unwrap().len(), 2);
+    let disabled = app
+        .call(
+            &admin,
+            "POST",
+            &format!("/keys/{developer_key}/disable"),
+            None,
+        )
+        .await;
+    assert_eq!(disabled.status, StatusCode::OK, "{}", disabled.body);
+
+    // Demoting the developer caps their key at the new role (the gateway follows the
+    // generation bump).
+    let (_, owner) = app.member(app.acme, Role::Owner).await;
+    let (_, generation_before, _, _) = app.key_row(&developer_key).await;
+    let demoted = app
+        .call(
+            &owner,
+            "PATCH",
+            &format!("/users/{}", developer_id.0),
+            Some(json!({"role": "viewer"}).to_string().into_bytes()),
+        )
+        .await;
+    assert_eq!(demoted.status, StatusCode::OK, "{}", demoted.body);
+    let role: String = sqlx::query_scalar("SELECT role FROM access_keys WHERE access_key_id = $1")
+        .bind(&developer_key)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(role, "viewer");
+    assert_eq!(app.key_row(&developer_key).await.1, generation_before + 1);
+    // Audited with the owner.
+    let details: Value = sqlx::query_scalar(
+        "SELECT details FROM audit_log WHERE action = 'keys:Create' AND resource = $1",
+    )
+    .bind(&developer_key)
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(details["owner"], "self");
 }

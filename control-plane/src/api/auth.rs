@@ -104,7 +104,7 @@ impl From<&Membership> for MembershipView {
 }
 
 /// Issues and stores a session for a member whose memberships are already loaded.
-async fn open_session(
+pub(crate) async fn open_session(
     state: &ApiState,
     user_id: UserId,
     chosen: &Membership,

@@ -1,5 +1,9 @@
 //! Access keys under `/api/v1/keys`: create (the secret is shown once), list, disable,
-//! enable, rotate and delete. Every endpoint needs `ManageKeys` (admins and owners).
+//! enable, rotate and delete. Tenant keys need `ManageKeys` (admins and owners). A personal key
+//! (`"owner": "self"`) belongs to the member who created it; every member may create them
+//! (`ManageOwnKeys`) and manage their own, and a member without `ManageKeys` sees and touches
+//! only their own keys. Removing a member deletes their keys; demoting one caps their keys'
+//! roles at the new role.
 //!
 //! A caller never mints, rotates or changes a key whose role is above their own. A key of
 //! another tenant, or a deleted one, is a 404 like a key that never existed. Secrets are
@@ -28,8 +32,8 @@ use crate::api::audit::RequestOrigin;
 use crate::api::extract::ApiJson;
 use crate::api::problem::Problem;
 use crate::api::{ApiState, KeyMaterial};
-use crate::auth::context::AuthContext;
-use crate::auth::permissions::{Action, Role};
+use crate::auth::context::{AuthContext, Principal};
+use crate::auth::permissions::{Action, Role, allows};
 use crate::store::StoreError;
 use crate::store::access_keys::{
     AccessKeyRecord, Creation, IdempotencyKey, KeyPosition, NewAccessKeyRecord,
@@ -45,9 +49,26 @@ pub struct CreateKeyRequest {
     /// What the key is for: 1-128 printable characters.
     #[schema(example = "orders ingest")]
     pub name: String,
-    /// The key's role; at most the caller's own. Defaults to `developer`.
+    /// The key's role; at most the caller's own. Defaults to `developer` (or the caller's
+    /// role, if lower).
     #[serde(default)]
     pub role: Option<Role>,
+    /// Who the key belongs to: the tenant (the default; needs admin) or the caller (`self`:
+    /// a personal key, for any member).
+    #[serde(default)]
+    pub owner: Option<KeyOwner>,
+}
+
+/// Who an access key belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+pub enum KeyOwner {
+    /// A service-account key of the tenant.
+    #[default]
+    #[serde(rename = "tenant")]
+    Tenant,
+    /// A personal key of the calling member.
+    #[serde(rename = "self")]
+    Caller,
 }
 
 /// A key with its secret: answered once, on create and on rotate.
@@ -59,6 +80,8 @@ pub struct CreatedKey {
     pub secret_access_key: String,
     pub name: String,
     pub role: Role,
+    /// The member a personal key belongs to; null for a tenant key.
+    pub user_id: Option<Uuid>,
     pub enabled: bool,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
@@ -70,6 +93,8 @@ pub struct KeyView {
     pub access_key_id: String,
     pub name: String,
     pub role: Role,
+    /// The member a personal key belongs to; null for a tenant key.
+    pub user_id: Option<Uuid>,
     pub enabled: bool,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
@@ -113,6 +138,7 @@ impl From<AccessKeyRecord> for KeyView {
             access_key_id: key.access_key_id,
             name: key.name,
             role: key.role,
+            user_id: key.user_id.map(|user_id| user_id.0),
             enabled: key.enabled,
             created_at: key.created_at,
             last_used_at: key.last_used_at,
@@ -126,6 +152,7 @@ fn created(key: AccessKeyRecord, secret_access_key: String) -> CreatedKey {
         secret_access_key,
         name: key.name,
         role: key.role,
+        user_id: key.user_id.map(|user_id| user_id.0),
         enabled: key.enabled,
         created_at: key.created_at,
     }
@@ -152,6 +179,11 @@ fn conflict(detail: &str) -> Problem {
         "Conflict",
         Some(detail.to_owned()),
     )
+}
+
+/// The role of a new key: the one asked for, else `developer` capped at the caller's role.
+fn default_role(requested: Option<Role>, caller: Role) -> Role {
+    requested.unwrap_or_else(|| Role::default().min(caller))
 }
 
 fn above_own_role() -> Problem {
@@ -233,13 +265,14 @@ async fn audit(
     state.store.record_audit(context.tenant_id, entry).await;
 }
 
-/// The caller's key `access_key_id`, if its role is within the caller's.
+/// The tenant's key `access_key_id`, if the caller may manage it (any key with `ManageKeys`,
+/// else only their own) and its role is within the caller's.
 async fn manageable_key(
     state: &ApiState,
     context: &AuthContext,
     access_key_id: &str,
 ) -> Result<AccessKeyRecord, Problem> {
-    context.require(Action::ManageKeys)?;
+    context.require(Action::ManageOwnKeys)?;
     if !is_access_key_id(access_key_id) {
         return Err(Problem::not_found());
     }
@@ -248,6 +281,15 @@ async fn manageable_key(
         .access_key(context.tenant_id, access_key_id)
         .await
         .map_err(not_found_or)?;
+    if !allows(context.role, Action::ManageKeys) {
+        let own =
+            matches!(&context.principal, Principal::User(user_id) if key.user_id == Some(*user_id));
+        if !own {
+            return Err(Problem::forbidden(
+                "your role lets you manage only your own keys",
+            ));
+        }
+    }
     if key.role > context.role {
         return Err(above_own_role());
     }
@@ -267,7 +309,7 @@ async fn manageable_key(
         (status = 200, description = "Idempotent replay: the key created before, without its secret", body = KeyView),
         (status = 400, description = "Malformed request", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin, or the role is above the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "A tenant key needs admin, or the role is above the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Idempotency key reused with another request, or its key was deleted", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -279,7 +321,8 @@ pub async fn create_key(
     headers: HeaderMap,
     ApiJson(request): ApiJson<CreateKeyRequest>,
 ) -> Result<Response, Problem> {
-    let role = request.role.unwrap_or_default();
+    let role = default_role(request.role, context.role);
+    let owner = request.owner.unwrap_or_default();
     let result = create(&state, &context, &headers, request).await;
     let access_key_id = result
         .as_ref()
@@ -288,7 +331,7 @@ pub async fn create_key(
     let replayed = result
         .as_ref()
         .is_ok_and(|(_, response)| response.status() == StatusCode::OK);
-    let details = serde_json::json!({"role": role, "replayed": replayed});
+    let details = serde_json::json!({"role": role, "owner": owner, "replayed": replayed});
     audit(
         &state,
         &context,
@@ -309,13 +352,23 @@ async fn create(
     headers: &HeaderMap,
     request: CreateKeyRequest,
 ) -> Result<(String, Response), Problem> {
-    context.require(Action::ManageKeys)?;
+    let owner = request.owner.unwrap_or_default();
+    let user_id = match owner {
+        KeyOwner::Tenant => {
+            context.require(Action::ManageKeys)?;
+            None
+        }
+        KeyOwner::Caller => {
+            context.require(Action::ManageOwnKeys)?;
+            Some(context.user_id()?)
+        }
+    };
     validate_name(&request.name)?;
-    let role = request.role.unwrap_or_default();
+    let role = default_role(request.role, context.role);
     if role > context.role {
         return Err(above_own_role());
     }
-    let fingerprint = serde_json::json!({"name": request.name, "role": role});
+    let fingerprint = serde_json::json!({"name": request.name, "role": role, "owner": owner});
     let idempotency = idempotency_key(headers, &fingerprint)?;
     let material = key_material(state)?;
     let (credentials, sealed_secret) = admin::generate_credentials(&material.secret_box)
@@ -325,7 +378,7 @@ async fn create(
         sealed_secret,
         name: request.name,
         role,
-        user_id: None,
+        user_id,
     };
     match state
         .store
@@ -359,7 +412,7 @@ async fn create(
     }
 }
 
-/// List the tenant's access keys, oldest first.
+/// List the tenant's access keys (a member without admin: their own), oldest first.
 #[utoipa::path(
     get,
     path = "/api/v1/keys",
@@ -370,7 +423,7 @@ async fn create(
         (status = 200, description = "A page of keys", body = KeyPage),
         (status = 400, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "An access key caller without admin", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant_id = %context.tenant_id.0))]
@@ -379,7 +432,13 @@ pub async fn list_keys(
     context: AuthContext,
     query: Result<Query<ListKeysQuery>, QueryRejection>,
 ) -> Result<Json<KeyPage>, Problem> {
-    context.require(Action::ManageKeys)?;
+    context.require(Action::ManageOwnKeys)?;
+    // Without `ManageKeys`, a member sees their own keys only.
+    let owner = if allows(context.role, Action::ManageKeys) {
+        None
+    } else {
+        Some(context.user_id()?)
+    };
     let Query(query) =
         query.map_err(|error| Problem::bad_request(format!("invalid query: {error}")))?;
     let limit = crate::api::page_limit(query.limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
@@ -402,7 +461,12 @@ pub async fn list_keys(
     };
     let mut keys = state
         .store
-        .list_access_keys(context.tenant_id, after.as_ref(), i64::from(limit) + 1)
+        .list_access_keys(
+            context.tenant_id,
+            owner,
+            after.as_ref(),
+            i64::from(limit) + 1,
+        )
         .await?;
     let more = keys.len() > limit as usize;
     keys.truncate(limit as usize);
@@ -429,7 +493,7 @@ pub async fn list_keys(
     responses(
         (status = 200, description = "The key, disabled", body = KeyView),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin, or the key's role is above the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the caller's own key and the caller is not an admin, or the key's role is above the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key in the tenant", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -465,7 +529,7 @@ pub async fn disable_key(
     responses(
         (status = 200, description = "The key, enabled", body = KeyView),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin, or the key's role is above the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the caller's own key and the caller is not an admin, or the key's role is above the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key in the tenant", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -518,7 +582,7 @@ async fn set_enabled(
     responses(
         (status = 200, description = "The key with its new secret, shown once", body = CreatedKey),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin, or the key's role is above the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the caller's own key and the caller is not an admin, or the key's role is above the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key in the tenant", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -576,7 +640,7 @@ async fn rotate(
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin, or the key's role is above the caller's", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not the caller's own key and the caller is not an admin, or the key's role is above the caller's", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such key in the tenant", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -8,17 +8,20 @@
 pub mod audit;
 pub mod auth;
 pub mod extract;
+pub mod invitations;
 pub mod keys;
+pub mod password;
 pub mod problem;
 pub mod records;
 pub mod reference;
 pub mod streams;
+pub mod users;
 
 use axum::Router;
 use axum::extract::FromRef;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post, put};
+use axum::routing::{delete, get, patch, post, put};
 use fjord_common::secret::{MasterKey, random_bytes};
 use fjord_common::token::TokenSigner;
 use utoipa::OpenApi as _;
@@ -51,6 +54,8 @@ pub struct ApiState {
     pub shards: Option<Shards>,
     /// Signs the record endpoints' read cursors.
     pub record_cursors: TokenSigner,
+    /// Signs the member and invitation lists' pagination cursors.
+    pub member_cursors: TokenSigner,
 }
 
 /// What the access key endpoints derive from the master key.
@@ -85,6 +90,7 @@ impl ApiState {
             audit_cursors: TokenSigner::new(random_bytes()?),
             stream_cursors: TokenSigner::new(random_bytes()?),
             record_cursors: TokenSigner::new(random_bytes()?),
+            member_cursors: TokenSigner::new(random_bytes()?),
             shards: None,
             region: "us-east-1".to_owned(),
             key_material: None,
@@ -101,6 +107,7 @@ impl ApiState {
         state.audit_cursors = TokenSigner::new(master_key.derive("audit-cursors"));
         state.stream_cursors = TokenSigner::new(master_key.derive("stream-list-cursors"));
         state.record_cursors = TokenSigner::new(master_key.derive("record-cursors"));
+        state.member_cursors = TokenSigner::new(master_key.derive("member-list-cursors"));
         state.key_material = Some(KeyMaterial::from_master_key(master_key));
         Ok(state)
     }
@@ -154,6 +161,9 @@ pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Resu
         streams::create_stream, streams::list_streams, streams::describe_stream, streams::delete_stream,
         streams::set_retention, streams::add_tags, streams::remove_tag, streams::describe_limits,
         records::put_records, records::read_records, records::tail_records,
+        users::list_users, users::change_role, users::remove_user, password::change_password,
+        invitations::create_invitation, invitations::list_invitations,
+        invitations::revoke_invitation, invitations::accept_invitation,
     ),
     components(schemas(
         Problem,
@@ -164,9 +174,14 @@ pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Resu
         streams::TagsView, streams::LimitsView,
         records::PutRecordsRequest, records::PutRecordEntry, records::PutRecordsResponse,
         records::PutRecordResult, records::ReadFrom, records::RecordView, records::RecordPage,
+        users::MemberView, users::MemberPage, users::ChangeRoleRequest,
+        password::ChangePasswordRequest,
+        invitations::CreateInvitationRequest, invitations::AcceptInvitationRequest,
+        invitations::InvitationState, invitations::InvitationView,
+        invitations::CreatedInvitation, invitations::InvitationPage,
     )),
     modifiers(&BearerSecurity),
-    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"), (name = "streams", description = "Streams, their retention and tags, and the tenant's quotas"), (name = "records", description = "Put, read and tail a stream's records"))
+    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"), (name = "streams", description = "Streams, their retention and tags, and the tenant's quotas"), (name = "records", description = "Put, read and tail a stream's records"), (name = "users", description = "The tenant's members and invitations"))
 )]
 pub struct ApiDoc;
 
@@ -218,6 +233,9 @@ pub const TENANT_RESOURCE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/streams/{name}/records"),
     ("GET", "/api/v1/streams/{name}/shards/{shard_id}/records"),
     ("GET", "/api/v1/streams/{name}/shards/{shard_id}/tail"),
+    ("PATCH", "/api/v1/users/{id}"),
+    ("DELETE", "/api/v1/users/{id}"),
+    ("DELETE", "/api/v1/invitations/{id}"),
 ];
 
 /// The REST API, mounted at `/api/v1`; unknown paths and methods under it get problems.
@@ -226,7 +244,22 @@ pub fn router(state: ApiState) -> Router {
         .route("/auth/sign-in", post(auth::sign_in))
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/sign-out", post(auth::sign_out))
+        .route(
+            "/auth/accept-invitation",
+            post(invitations::accept_invitation),
+        )
         .route("/me", get(auth::me))
+        .route("/me/password", put(password::change_password))
+        .route("/users", get(users::list_users))
+        .route(
+            "/users/{id}",
+            patch(users::change_role).delete(users::remove_user),
+        )
+        .route(
+            "/invitations",
+            get(invitations::list_invitations).post(invitations::create_invitation),
+        )
+        .route("/invitations/{id}", delete(invitations::revoke_invitation))
         .route("/audit", get(audit::list_audit))
         .route("/keys", get(keys::list_keys).post(keys::create_key))
         .route("/keys/{id}", delete(keys::delete_key))

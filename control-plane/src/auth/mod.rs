@@ -7,6 +7,7 @@
 //! tokens) are never logged and never part of an error.
 
 pub mod context;
+pub mod members;
 pub mod password;
 pub mod permissions;
 pub mod rate_limit;

@@ -15,6 +15,9 @@ pub const TIME_COST: u32 = 2;
 pub const PARALLELISM: u32 = 1;
 /// Longest password accepted; argon2 takes any length, but hashing megabytes is a cheap DoS.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
+/// Fewest characters a password chosen by a person may have (NIST SP 800-63B asks for at
+/// least 8; the generated ones have 20).
+pub const MIN_PASSWORD_CHARS: usize = 12;
 /// Length of the passwords `fjord admin` generates.
 pub const GENERATED_PASSWORD_LENGTH: usize = 20;
 
@@ -60,6 +63,26 @@ pub fn hash(password: &str) -> Result<String, PasswordError> {
 /// Whether `password` matches the PHC string; a malformed hash never matches.
 pub fn verify(password: &str, phc: &str) -> bool {
     hasher().verify_password(password.as_bytes(), phc).is_ok()
+}
+
+/// Whether a password chosen by a person is acceptable: at least [`MIN_PASSWORD_CHARS`]
+/// characters, at most [`MAX_PASSWORD_BYTES`] bytes, not only spaces, no control characters.
+/// The error is the detail to show (it never contains the password).
+pub fn check_new_password(password: &str) -> Result<(), String> {
+    if password.chars().count() < MIN_PASSWORD_CHARS || password.trim().is_empty() {
+        return Err(format!(
+            "the password must have at least {MIN_PASSWORD_CHARS} characters"
+        ));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(format!(
+            "the password must be at most {MAX_PASSWORD_BYTES} bytes"
+        ));
+    }
+    if password.chars().any(char::is_control) {
+        return Err("the password must not contain control characters".to_owned());
+    }
+    Ok(())
 }
 
 /// A random password for an operator to hand over (shown once).
@@ -123,6 +146,23 @@ mod tests {
         for phc in ["", "plain", "$argon2id$v=19$m=19456,t=2,p=1$", "$2b$12$abc"] {
             assert!(!verify("password", phc), "{phc}");
         }
+    }
+
+    #[test]
+    fn chosen_passwords_follow_the_policy() {
+        assert!(check_new_password("correct horse battery staple").is_ok());
+        assert!(check_new_password(&generate().unwrap()).is_ok());
+        for bad in [
+            "",
+            "short",
+            "elevenchars",
+            "            ",
+            "tab\tin the middle",
+        ] {
+            assert!(check_new_password(bad).is_err(), "{bad:?}");
+        }
+        assert!(check_new_password(&"x".repeat(MAX_PASSWORD_BYTES + 1)).is_err());
+        assert!(check_new_password(&"x".repeat(MAX_PASSWORD_BYTES)).is_ok());
     }
 
     #[test]

@@ -68,12 +68,34 @@ impl SignInLimiter {
         email: &str,
         address: Option<IpAddr>,
     ) -> StoreResult<Option<Duration>> {
+        self.check_keys(&Self::keys(email, address)).await
+    }
+
+    /// `Some(wait)` if the address is over its limit (a caller not naming an account yet,
+    /// such as one presenting an invitation token).
+    pub async fn check_address(&self, address: Option<IpAddr>) -> StoreResult<Option<Duration>> {
+        let keys: Vec<String> = address.map(address_key).into_iter().collect();
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        self.check_keys(&keys).await
+    }
+
+    /// Counts a failure against the address only (an unusable invitation token).
+    pub async fn record_address_failure(&self, address: Option<IpAddr>) -> StoreResult<()> {
+        let keys: Vec<String> = address.map(address_key).into_iter().collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        self.store
+            .record_failure(&keys, self.policy.window.as_secs_f64())
+            .await
+    }
+
+    async fn check_keys(&self, keys: &[String]) -> StoreResult<Option<Duration>> {
         let windows = self
             .store
-            .open_failure_windows(
-                &Self::keys(email, address),
-                self.policy.window.as_secs_f64(),
-            )
+            .open_failure_windows(keys, self.policy.window.as_secs_f64())
             .await?;
         let wait = windows
             .iter()

@@ -223,10 +223,12 @@ impl Store {
             .ok_or(StoreError::NotFound)
     }
 
-    /// Up to `limit` of the tenant's keys, oldest first, after `after`.
+    /// Up to `limit` of the tenant's keys (only `owner`'s, if given), oldest first, after
+    /// `after`.
     pub async fn list_access_keys(
         &self,
         tenant_id: TenantId,
+        owner: Option<UserId>,
         after: Option<&KeyPosition>,
         limit: i64,
     ) -> StoreResult<Vec<AccessKeyRecord>> {
@@ -234,6 +236,7 @@ impl Store {
             "SELECT {COLUMNS} FROM access_keys
              WHERE tenant_id = $1 AND deleted_at IS NULL
                AND ($2::timestamptz IS NULL OR (created_at, access_key_id) > ($2, $3))
+               AND ($5::uuid IS NULL OR user_id = $5)
              ORDER BY created_at, access_key_id
              LIMIT $4"
         ))
@@ -241,6 +244,7 @@ impl Store {
         .bind(after.map(|position| position.created_at))
         .bind(after.map(|position| position.access_key_id.as_str()))
         .bind(limit)
+        .bind(owner.map(|user_id| user_id.0))
         .fetch_all(&self.pool)
         .await?;
         rows.into_iter().map(AccessKeyRecord::try_from).collect()

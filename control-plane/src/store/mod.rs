@@ -5,6 +5,8 @@
 
 pub mod access_keys;
 pub mod audit;
+pub mod invitations;
+pub mod members;
 mod postgres;
 pub mod sessions;
 pub mod streams;

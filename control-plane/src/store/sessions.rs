@@ -20,8 +20,10 @@ pub enum Rotation {
         user_id: UserId,
         role: Role,
     },
-    /// The token had already been used or revoked: every live token of that user in that
-    /// tenant has been revoked.
+    /// The token had already been used (rotated): every live token of that user in that
+    /// tenant has been revoked. A token revoked otherwise (sign-out, password change, removal
+    /// from the tenant) is only `Refused`, so an old session presenting it cannot end the
+    /// sessions opened since.
     Reused {
         tenant_id: TenantId,
         user_id: UserId,
@@ -45,6 +47,7 @@ struct PresentedToken {
     tenant_id: Uuid,
     expired: bool,
     revoked: bool,
+    rotated: bool,
 }
 
 /// A key's failures in its current window.
@@ -97,7 +100,8 @@ impl Store {
             async move {
                 let Some(token) = sqlx::query_as::<_, PresentedToken>(
                     "SELECT id, user_id, tenant_id, expires_at <= now() AS expired,
-                            revoked_at IS NOT NULL AS revoked
+                            revoked_at IS NOT NULL AS revoked,
+                            replaced_by IS NOT NULL AS rotated
                      FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
                 )
                 .bind(presented.as_slice())
@@ -108,6 +112,9 @@ impl Store {
                 };
                 let tenant_id = TenantId(token.tenant_id);
                 let user_id = UserId(token.user_id);
+                if token.revoked && !token.rotated {
+                    return Ok(Rotation::Refused);
+                }
                 if token.revoked {
                     sqlx::query(
                         "UPDATE refresh_tokens SET revoked_at = now()

@@ -73,6 +73,8 @@ pub enum Action {
     ReadRecords,
     WriteRecords,
     ManageStreams,
+    /// Create, list and manage the access keys one owns (personal keys).
+    ManageOwnKeys,
     ManageKeys,
     ManageUsers,
     ReadAudit,
@@ -80,11 +82,12 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::ReadStreams,
         Action::ReadRecords,
         Action::WriteRecords,
         Action::ManageStreams,
+        Action::ManageOwnKeys,
         Action::ManageKeys,
         Action::ManageUsers,
         Action::ReadAudit,
@@ -92,12 +95,13 @@ impl Action {
     ];
 }
 
-/// Whether `role` may perform `action`: viewers read streams and records; developers also
+/// Whether `role` may perform `action`: viewers read streams and records and manage their own
+/// (personal) access keys; developers also
 /// write records and manage streams; admins also manage keys and users and read the audit
 /// log; owners also manage the tenant.
 pub fn allows(role: Role, action: Action) -> bool {
     let least_role = match action {
-        Action::ReadStreams | Action::ReadRecords => Role::Viewer,
+        Action::ReadStreams | Action::ReadRecords | Action::ManageOwnKeys => Role::Viewer,
         Action::WriteRecords | Action::ManageStreams => Role::Developer,
         Action::ManageKeys | Action::ManageUsers | Action::ReadAudit => Role::Admin,
         Action::ManageTenant => Role::Owner,
@@ -143,10 +147,16 @@ mod tests {
     fn the_whole_matrix() {
         use Action::*;
         let expected: [(Role, &[Action]); 4] = [
-            (Role::Viewer, &[ReadStreams, ReadRecords]),
+            (Role::Viewer, &[ReadStreams, ReadRecords, ManageOwnKeys]),
             (
                 Role::Developer,
-                &[ReadStreams, ReadRecords, WriteRecords, ManageStreams],
+                &[
+                    ReadStreams,
+                    ReadRecords,
+                    WriteRecords,
+                    ManageStreams,
+                    ManageOwnKeys,
+                ],
             ),
             (
                 Role::Admin,
@@ -155,6 +165,7 @@ mod tests {
                     ReadRecords,
                     WriteRecords,
                     ManageStreams,
+                    ManageOwnKeys,
                     ManageKeys,
                     ManageUsers,
                     ReadAudit,
