@@ -8,6 +8,8 @@
 //! The record routes need JetStream: the fixture connects to NATS with a prefix of its own and
 //! provisions tenant A's stream with a reconciler pass.
 
+#[path = "support/members.rs"]
+mod members;
 #[path = "support/nats.rs"]
 mod nats;
 
@@ -15,7 +17,6 @@ use std::collections::BTreeSet;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use chrono::Utc;
 use fjord_common::secret::MasterKey;
 use fjord_control_plane::api::{self, ApiState};
 use fjord_control_plane::auth::permissions::Role;
@@ -79,21 +80,7 @@ impl TestApp {
     /// A bearer token for a new member of `tenant` with `role` (a real user and membership:
     /// the role is read from the membership on every request).
     async fn token(&self, tenant: TenantId, role: Role) -> String {
-        let store = Store::from_pool(self.pool.clone());
-        let email = format!("{}@example.com", Uuid::now_v7());
-        // Never verified: these members only use bearer tokens.
-        let user = store
-            .create_user(&email, "$argon2id$unused", false)
-            .await
-            .unwrap();
-        store
-            .put_membership(tenant, UserId(user.id), role)
-            .await
-            .unwrap();
-        SessionKeys::new(SESSION_KEY)
-            .issue(UserId(user.id), tenant, role, Utc::now())
-            .unwrap()
-            .token
+        members::member_token(&self.store, SESSION_KEY, tenant, role).await
     }
 
     /// Calls `path` (under the document's full path) as `token`; status and JSON body.

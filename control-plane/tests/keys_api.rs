@@ -2,9 +2,11 @@
 //! test): the happy paths, each role's allowed and forbidden calls, a second tenant that gets
 //! 404 for every key of the first, pagination, idempotency and bad input.
 
+#[path = "support/members.rs"]
+mod members;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use chrono::Utc;
 use fjord_common::secret::MasterKey;
 use fjord_control_plane::api::{self, ApiState};
 use fjord_control_plane::auth::permissions::Role;
@@ -16,7 +18,6 @@ use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use sqlx::PgPool;
 use tower::ServiceExt as _;
-use uuid::Uuid;
 
 const SESSION_KEY: [u8; 32] = [9; 32];
 const MASTER_KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -71,21 +72,7 @@ impl TestApp {
     /// A new member of `tenant` with `role`: their user id and a bearer token.
     async fn member(&self, tenant: TenantId, role: Role) -> (UserId, String) {
         let store = Store::from_pool(self.pool.clone());
-        let email = format!("{}@example.com", Uuid::now_v7());
-        // Never verified: these members only use bearer tokens.
-        let user = store
-            .create_user(&email, "$argon2id$unused", false)
-            .await
-            .unwrap();
-        store
-            .put_membership(tenant, UserId(user.id), role)
-            .await
-            .unwrap();
-        let token = SessionKeys::new(SESSION_KEY)
-            .issue(UserId(user.id), tenant, role, Utc::now())
-            .unwrap()
-            .token;
-        (UserId(user.id), token)
+        members::member(&store, SESSION_KEY, tenant, role).await
     }
 
     async fn send(&self, request: Request<Body>) -> Answer {
