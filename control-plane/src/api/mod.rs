@@ -50,6 +50,8 @@ pub struct ApiState {
     pub shards: Option<Shards>,
     /// Signs the record endpoints' read cursors.
     pub record_cursors: TokenSigner,
+    /// Tenants' write throughput buckets for records over REST, in this process (ADR 010).
+    pub write_limiter: std::sync::Arc<fjord_common::throughput::WriteLimiter>,
 }
 
 /// What the access key endpoints derive from the master key.
@@ -85,6 +87,7 @@ impl ApiState {
             stream_cursors: TokenSigner::new(random_bytes()?),
             record_cursors: TokenSigner::new(random_bytes()?),
             shards: None,
+            write_limiter: Default::default(),
             region: "us-east-1".to_owned(),
             key_material: None,
         })

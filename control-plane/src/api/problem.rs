@@ -137,14 +137,27 @@ impl Problem {
         )
     }
 
-    /// A tenant quota (shards, on-demand streams) would be exceeded.
+    /// A tenant count quota (streams, shards, on-demand streams, ...) would be exceeded: a
+    /// 403, since retrying does not help until something is deleted or the quota raised.
     pub fn quota_exceeded(detail: impl Into<String>) -> Self {
         Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::FORBIDDEN,
             "quota-exceeded",
             "Quota exceeded",
             Some(detail.into()),
         )
+    }
+
+    /// The tenant's write throughput quota is used up for now; nothing was stored.
+    pub fn throughput_exceeded(detail: impl Into<String>, retry_after_seconds: u64) -> Self {
+        let mut problem = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throughput-exceeded",
+            "Throughput exceeded",
+            Some(detail.into()),
+        );
+        problem.retry_after_seconds = Some(retry_after_seconds.max(1));
+        problem
     }
 
     pub fn method_not_allowed() -> Self {

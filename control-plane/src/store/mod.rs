@@ -6,6 +6,7 @@
 pub mod access_keys;
 pub mod audit;
 mod postgres;
+pub mod quotas;
 pub mod sessions;
 pub mod streams;
 pub mod tenants;
