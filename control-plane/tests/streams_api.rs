@@ -9,8 +9,8 @@ use fjord_control_plane::api::{self, ApiState};
 use fjord_control_plane::auth::permissions::Role;
 use fjord_control_plane::auth::rate_limit::RateLimitPolicy;
 use fjord_control_plane::auth::session::SessionKeys;
-use fjord_control_plane::store::users::UserId;
 use fjord_control_plane::store::quotas::{Quota, QuotaChange};
+use fjord_control_plane::store::users::UserId;
 use fjord_control_plane::store::{Store, StoreError, TenantId};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
@@ -58,7 +58,10 @@ impl TestApp {
         for tenant in [TenantId(acme.id), TenantId(globex.id)] {
             for role in Role::ALL {
                 let email = format!("{role}-{}@example.com", tenant.0.simple());
-                let user = store.create_user(&email, "$argon2id$unused", false).await.unwrap();
+                let user = store
+                    .create_user(&email, "$argon2id$unused", false)
+                    .await
+                    .unwrap();
                 store
                     .put_membership(tenant, UserId(user.id), role)
                     .await
@@ -79,7 +82,9 @@ impl TestApp {
         let user = self
             .members
             .iter()
-            .find(|(member_tenant, member_role, _)| *member_tenant == tenant && *member_role == role)
+            .find(|(member_tenant, member_role, _)| {
+                *member_tenant == tenant && *member_role == role
+            })
             .map(|(_, _, user)| *user)
             .unwrap_or(UserId(Uuid::now_v7()));
         SessionKeys::new(SESSION_KEY)

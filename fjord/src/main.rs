@@ -117,8 +117,10 @@ struct QuotaFlags {
     /// Open shards across the tenant's streams.
     #[arg(long, alias = "shard-limit", value_parser = admin::parse_count)]
     shards: Option<u32>,
+    /// On-demand streams.
     #[arg(long, value_parser = admin::parse_count)]
     on_demand_streams: Option<u32>,
+    /// Delivery streams (Firehose).
     #[arg(long, value_parser = admin::parse_count)]
     delivery_streams: Option<u32>,
     /// Analytics apps.
@@ -272,14 +274,26 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
                             value.map_or("unlimited".to_owned(), |value| value.to_string())
                         };
                         let quotas = &report.quotas;
-                        println!("tenant:                   {} (account {})", report.tenant, report.account_id);
+                        println!(
+                            "tenant:                   {} (account {})",
+                            report.tenant, report.account_id
+                        );
                         println!("streams:                  {}", quotas.stream_limit);
                         println!("shards:                   {}", quotas.shard_limit);
-                        println!("on-demand streams:        {}", quotas.on_demand_stream_limit);
+                        println!(
+                            "on-demand streams:        {}",
+                            quotas.on_demand_stream_limit
+                        );
                         println!("delivery streams:         {}", quotas.delivery_stream_limit);
                         println!("apps:                     {}", quotas.app_limit);
-                        println!("write records per second: {}", rate(quotas.write_records_per_second));
-                        println!("write bytes per second:   {}", rate(quotas.write_bytes_per_second));
+                        println!(
+                            "write records per second: {}",
+                            rate(quotas.write_records_per_second)
+                        );
+                        println!(
+                            "write bytes per second:   {}",
+                            rate(quotas.write_bytes_per_second)
+                        );
                     }
                 }
                 Ok(())

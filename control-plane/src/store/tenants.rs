@@ -144,7 +144,8 @@ impl Store {
         if let Some(tenant) = self.tenant_by_name(name_or_account_id).await? {
             return Ok(Some(tenant));
         }
-        if name_or_account_id.len() != 12 || !name_or_account_id.bytes().all(|b| b.is_ascii_digit()) {
+        if name_or_account_id.len() != 12 || !name_or_account_id.bytes().all(|b| b.is_ascii_digit())
+        {
             return Ok(None);
         }
         Ok(sqlx::query_as::<_, TenantRow>(&format!(

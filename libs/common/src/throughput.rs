@@ -126,8 +126,13 @@ impl WriteBuckets {
     }
 
     fn allows(&self, records: u64, bytes: u64) -> bool {
-        self.records.as_ref().is_none_or(|bucket| bucket.allows(records))
-            && self.bytes.as_ref().is_none_or(|bucket| bucket.allows(bytes))
+        self.records
+            .as_ref()
+            .is_none_or(|bucket| bucket.allows(records))
+            && self
+                .bytes
+                .as_ref()
+                .is_none_or(|bucket| bucket.allows(bytes))
     }
 
     fn take(&mut self, records: u64, bytes: u64) {
@@ -258,7 +263,9 @@ impl WriteLimiter {
         }
         self.set(tenant_id, rate);
         let tenants = self.tenants.read().unwrap_or_else(PoisonError::into_inner);
-        let Some(buckets) = tenants.get(&tenant_id).and_then(|known| known.buckets.as_ref())
+        let Some(buckets) = tenants
+            .get(&tenant_id)
+            .and_then(|known| known.buckets.as_ref())
         else {
             return Ok(());
         };

@@ -159,7 +159,12 @@ async fn admit(
     stream_name: &str,
     accepted: &[Accepted],
 ) -> Result<(), Problem> {
-    let rate = state.store.tenant(context.tenant_id).await?.quotas().write_rate();
+    let rate = state
+        .store
+        .tenant(context.tenant_id)
+        .await?
+        .quotas()
+        .write_rate();
     if rate.is_unlimited() {
         return Ok(());
     }
@@ -174,7 +179,8 @@ async fn admit(
     {
         Ok(()) => Ok(()),
         Err(wait) => {
-            let limit = |value: Option<u64>| value.map_or("unlimited".to_owned(), |v| v.to_string());
+            let limit =
+                |value: Option<u64>| value.map_or("unlimited".to_owned(), |v| v.to_string());
             Err(Problem::throughput_exceeded(
                 format!(
                     "rate exceeded for stream {stream_name}: the tenant may write {} records and {} bytes per second; nothing was stored",
