@@ -405,3 +405,26 @@ pub async fn tenants_of(store: &Store, email: &str) -> anyhow::Result<Vec<Tenant
         .map(|membership| membership.tenant_id)
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operator_quota_values_are_parsed_strictly() {
+        assert_eq!(parse_rate("unlimited"), Ok(None));
+        assert_eq!(parse_rate("UNLIMITED"), Ok(None));
+        assert_eq!(parse_rate("50"), Ok(Some(50)));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("-1").is_err());
+        assert!(parse_rate("lots").is_err());
+        assert!(
+            parse_rate("18446744073709551615").is_err(),
+            "above i64::MAX"
+        );
+        assert_eq!(parse_count("0"), Ok(0));
+        assert_eq!(parse_count("2147483647"), Ok(i32::MAX as u32));
+        assert!(parse_count("2147483648").is_err());
+        assert!(parse_count("-3").is_err());
+    }
+}

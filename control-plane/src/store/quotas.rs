@@ -327,3 +327,46 @@ impl Store {
         .unwrap_or(false))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_come_from_config_with_zero_throughput_unlimited() {
+        let mut config = fjord_common::config::FjordConfig::default().control_plane;
+        let quotas = TenantQuotas::from_config(&config);
+        assert_eq!(
+            (
+                quotas.stream_limit,
+                quotas.shard_limit,
+                quotas.delivery_stream_limit,
+                quotas.app_limit
+            ),
+            (500, 500, 50, 50)
+        );
+        assert!(quotas.write_rate().is_unlimited());
+        config.write_records_per_second = 100;
+        let quotas = TenantQuotas::from_config(&config);
+        assert_eq!(quotas.write_records_per_second, Some(100));
+        assert_eq!(quotas.write_bytes_per_second, None);
+    }
+
+    #[test]
+    fn a_change_touches_only_what_it_names() {
+        let quotas = TenantQuotas::default().with(&QuotaChange {
+            apps: Some(3),
+            write_bytes_per_second: Some(Some(1024)),
+            ..Default::default()
+        });
+        assert_eq!(quotas.app_limit, 3);
+        assert_eq!(quotas.write_bytes_per_second, Some(1024));
+        assert_eq!(quotas.stream_limit, TenantQuotas::default().stream_limit);
+        let unlimited = quotas.with(&QuotaChange {
+            write_bytes_per_second: Some(None),
+            ..Default::default()
+        });
+        assert!(unlimited.write_rate().is_unlimited());
+        assert!(QuotaChange::default().is_empty());
+    }
+}
