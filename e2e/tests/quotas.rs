@@ -159,6 +159,18 @@ async fn the_stream_count_quota_refuses_creates_on_both_fronts() {
         .await
         .unwrap();
     assert_eq!(report["stream_limit"], 2);
+    // The change is in the tenant's audit log as an operator action.
+    let pool = sqlx::PgPool::connect(&fjord.database_url()).await.unwrap();
+    let (actor_type, details): (String, String) = sqlx::query_as(
+        "SELECT actor_type, details::text FROM audit_log WHERE action = 'tenants:SetQuotas'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let details: Value = serde_json::from_str(&details).unwrap();
+    assert_eq!(actor_type, "operator");
+    assert_eq!(details["changed"], json!({"streams": 2}));
+    assert_eq!(details["quotas"]["stream_limit"], 2);
     client
         .create_stream()
         .stream_name("second")
