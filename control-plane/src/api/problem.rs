@@ -262,6 +262,25 @@ mod tests {
     }
 
     #[test]
+    fn count_quotas_are_403s_and_throughput_429s_with_retry_after() {
+        let quota = Problem::quota_exceeded("too many streams").into_response();
+        assert_eq!(quota.status(), StatusCode::FORBIDDEN);
+        assert!(quota.headers().get(header::RETRY_AFTER).is_none());
+        let throttled = Problem::throughput_exceeded("rate exceeded", 0);
+        assert_eq!(
+            throttled.problem_type,
+            "urn:fjord:problem:throughput-exceeded"
+        );
+        let response = throttled.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            response.headers()[header::RETRY_AFTER],
+            "1",
+            "at least one second"
+        );
+    }
+
+    #[test]
     fn rate_limited_problems_carry_retry_after() {
         let response = Problem::too_many_requests(42).into_response();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
