@@ -1,5 +1,5 @@
-//! Operator actions: creating tenants and their access keys (with roles), users and their memberships,
-//! and operator-driven password resets.
+//! Operator actions: creating tenants and their access keys (with roles), setting tenants'
+//! quotas, users and their memberships, and operator-driven password resets.
 
 use fjord_common::secret::{MasterKey, SecretBox, random_string};
 
@@ -8,6 +8,7 @@ use crate::auth::permissions::Role;
 use crate::auth::{is_valid_email, normalize_email};
 use crate::store::access_keys::NewAccessKeyRecord;
 use crate::store::audit::{ActorType, AuditEntry};
+use crate::store::quotas::{QuotaChange, TenantQuotas};
 use crate::store::tenants::TenantRow;
 use crate::store::users::UserId;
 use crate::store::{Store, StoreError, TenantId};
@@ -50,14 +51,13 @@ pub async fn create_tenant(
     store: &Store,
     master_key: &MasterKey,
     name: &str,
-    shard_limit: u32,
-    on_demand_stream_limit: u32,
+    quotas: &TenantQuotas,
 ) -> anyhow::Result<NewTenant> {
     if name.is_empty() || name.len() > 128 || name.chars().any(char::is_control) {
         anyhow::bail!("a tenant name must be 1-128 printable characters");
     }
     let tenant: TenantRow = match store
-        .create_tenant(name, shard_limit, on_demand_stream_limit, || {
+        .create_tenant_with_quotas(name, quotas, || {
             random_string(b"0123456789", 12).unwrap_or_default()
         })
         .await
@@ -165,11 +165,10 @@ pub async fn ensure_demo_tenant(
     store: &Store,
     master_key: &MasterKey,
     name: &str,
-    shard_limit: u32,
-    on_demand_stream_limit: u32,
+    quotas: &TenantQuotas,
 ) -> anyhow::Result<NewTenant> {
     let Some(tenant) = store.tenant_by_name(name).await? else {
-        return create_tenant(store, master_key, name, shard_limit, on_demand_stream_limit).await;
+        return create_tenant(store, master_key, name, quotas).await;
     };
     let tenant_id = TenantId(tenant.id);
     let access_key = match store.access_keys_of(tenant_id).await?.into_iter().next() {
@@ -198,6 +197,80 @@ pub async fn wait_until_usable(
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
         if store.access_key_published(access_key_id).await? {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+/// A throughput quota as the operator gives it: a positive number, or `unlimited`.
+pub fn parse_rate(text: &str) -> Result<Option<u64>, String> {
+    if text.eq_ignore_ascii_case("unlimited") {
+        return Ok(None);
+    }
+    match text.parse::<u64>() {
+        Ok(0) => Err("must be at least 1 (or `unlimited`)".to_owned()),
+        Ok(value) if value <= i64::MAX as u64 => Ok(Some(value)),
+        _ => Err(format!(
+            "{text:?} is neither a positive number nor `unlimited`"
+        )),
+    }
+}
+
+/// A count quota as the operator gives it: 0 to 2^31-1.
+pub fn parse_count(text: &str) -> Result<u32, String> {
+    match text.parse::<u32>() {
+        Ok(value) if value <= i32::MAX as u32 => Ok(value),
+        _ => Err(format!("{text:?} is not a number from 0 to {}", i32::MAX)),
+    }
+}
+
+/// A tenant's quotas after `fjord admin set-quotas`.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct TenantQuotasReport {
+    pub tenant: String,
+    pub account_id: String,
+    #[serde(flatten)]
+    pub quotas: TenantQuotas,
+}
+
+/// Changes the quotas of the tenant named `tenant` (or with that account id). Lowering one
+/// below current usage is allowed: what exists stays, new creates are refused.
+pub async fn set_quotas(
+    store: &Store,
+    tenant: &str,
+    change: QuotaChange,
+) -> anyhow::Result<(TenantId, TenantQuotasReport)> {
+    if change.is_empty() {
+        anyhow::bail!("name at least one quota to set (see --help)");
+    }
+    let Some(row) = store.tenant_by_name_or_account(tenant).await? else {
+        anyhow::bail!("no tenant is named {tenant:?} or has that account id");
+    };
+    let updated = store.set_quotas(TenantId(row.id), change).await?;
+    Ok((
+        TenantId(updated.id),
+        TenantQuotasReport {
+            quotas: updated.quotas(),
+            tenant: updated.name,
+            account_id: updated.account_id,
+        },
+    ))
+}
+
+/// Waits (up to `timeout`) until the tenant's current quotas are in the config bucket, where
+/// the gateways pick them up within a second.
+pub async fn wait_until_quotas_published(
+    store: &Store,
+    tenant_id: TenantId,
+    timeout: std::time::Duration,
+) -> anyhow::Result<bool> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if store.tenant_published(tenant_id).await? {
             return Ok(true);
         }
         if tokio::time::Instant::now() >= deadline {
@@ -331,4 +404,27 @@ pub async fn tenants_of(store: &Store, email: &str) -> anyhow::Result<Vec<Tenant
         .into_iter()
         .map(|membership| membership.tenant_id)
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operator_quota_values_are_parsed_strictly() {
+        assert_eq!(parse_rate("unlimited"), Ok(None));
+        assert_eq!(parse_rate("UNLIMITED"), Ok(None));
+        assert_eq!(parse_rate("50"), Ok(Some(50)));
+        assert!(parse_rate("0").is_err());
+        assert!(parse_rate("-1").is_err());
+        assert!(parse_rate("lots").is_err());
+        assert!(
+            parse_rate("18446744073709551615").is_err(),
+            "above i64::MAX"
+        );
+        assert_eq!(parse_count("0"), Ok(0));
+        assert_eq!(parse_count("2147483647"), Ok(i32::MAX as u32));
+        assert!(parse_count("2147483648").is_err());
+        assert!(parse_count("-3").is_err());
+    }
 }

@@ -131,3 +131,69 @@ async fn actions_answer_in_the_aws_shape(pool: PgPool) {
         .unwrap();
     assert_eq!(json(response).await["__type"], "UnknownOperationException");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_stream_count_quota_is_a_limit_exceeded_exception(pool: PgPool) {
+    use fjord_control_plane::store::TenantId;
+    use fjord_control_plane::store::quotas::QuotaChange;
+    let store = Store::from_pool(pool.clone());
+    let tenant = store
+        .create_tenant("acme", 10, 1, || "123456789012".to_owned())
+        .await
+        .unwrap();
+    store
+        .set_quotas(
+            TenantId(tenant.id),
+            QuotaChange {
+                streams: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let tenant_id = tenant.id.to_string();
+    let create = |name: &str| {
+        call(
+            "CreateStream",
+            Some(TOKEN),
+            Some(&tenant_id),
+            &format!(r#"{{"StreamName":"{name}","ShardCount":1}}"#),
+        )
+    };
+    for name in ["one", "two"] {
+        let response = app(pool.clone()).oneshot(create(name)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{name}");
+    }
+    let response = app(pool.clone()).oneshot(create("three")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let body = json(response).await;
+    assert_eq!(body["__type"], "LimitExceededException", "{body}");
+    let message = body["message"].as_str().unwrap();
+    assert!(
+        message.contains("stream count limit for the account 123456789012")
+            && message.contains("Limit: 2"),
+        "{message}"
+    );
+    // Nothing was created; DescribeLimits keeps AWS's shape.
+    let response = app(pool.clone())
+        .oneshot(call("ListStreams", Some(TOKEN), Some(&tenant_id), "{}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        json(response).await["StreamNames"],
+        serde_json::json!(["one", "two"])
+    );
+    let response = app(pool.clone())
+        .oneshot(call("DescribeLimits", Some(TOKEN), Some(&tenant_id), "{}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        json(response).await,
+        serde_json::json!({
+            "ShardLimit": 10,
+            "OpenShardCount": 2,
+            "OnDemandStreamCount": 0,
+            "OnDemandStreamCountLimit": 1,
+        })
+    );
+}

@@ -9,8 +9,9 @@ use fjord_control_plane::api::{self, ApiState};
 use fjord_control_plane::auth::permissions::Role;
 use fjord_control_plane::auth::rate_limit::RateLimitPolicy;
 use fjord_control_plane::auth::session::SessionKeys;
+use fjord_control_plane::store::quotas::{Quota, QuotaChange};
 use fjord_control_plane::store::users::UserId;
-use fjord_control_plane::store::{Store, TenantId};
+use fjord_control_plane::store::{Store, StoreError, TenantId};
 use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use sqlx::PgPool;
@@ -24,6 +25,8 @@ struct TestApp {
     pool: PgPool,
     acme: TenantId,
     globex: TenantId,
+    /// One member per tenant and role: tokens are only honoured for members.
+    members: Vec<(TenantId, Role, UserId)>,
 }
 
 #[derive(Debug)]
@@ -51,17 +54,41 @@ impl TestApp {
             .create_tenant("globex", 10, 1, || "210987654321".to_owned())
             .await
             .unwrap();
+        let mut members = Vec::new();
+        for tenant in [TenantId(acme.id), TenantId(globex.id)] {
+            for role in Role::ALL {
+                let email = format!("{role}-{}@example.com", tenant.0.simple());
+                let user = store
+                    .create_user(&email, "$argon2id$unused", false)
+                    .await
+                    .unwrap();
+                store
+                    .put_membership(tenant, UserId(user.id), role)
+                    .await
+                    .unwrap();
+                members.push((tenant, role, UserId(user.id)));
+            }
+        }
         Self {
             router: api::router(state),
             pool,
             acme: TenantId(acme.id),
             globex: TenantId(globex.id),
+            members,
         }
     }
 
     fn token(&self, tenant: TenantId, role: Role) -> String {
+        let user = self
+            .members
+            .iter()
+            .find(|(member_tenant, member_role, _)| {
+                *member_tenant == tenant && *member_role == role
+            })
+            .map(|(_, _, user)| *user)
+            .unwrap_or(UserId(Uuid::now_v7()));
         SessionKeys::new(SESSION_KEY)
-            .issue(UserId(Uuid::now_v7()), tenant, role, Utc::now())
+            .issue(user, tenant, role, Utc::now())
             .unwrap()
             .token
     }
@@ -495,7 +522,7 @@ async fn bad_input_gets_problems_and_stores_nothing(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
-async fn quotas_are_429_problems_and_limits_report_them(pool: PgPool) {
+async fn quotas_are_403_problems_and_limits_report_them(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let developer = app.token(app.acme, Role::Developer);
     let too_many = app
@@ -504,7 +531,7 @@ async fn quotas_are_429_problems_and_limits_report_them(pool: PgPool) {
             json!({"name": "big", "mode": "provisioned", "shard_count": 11}),
         )
         .await;
-    assert_problem(&too_many, StatusCode::TOO_MANY_REQUESTS);
+    assert_problem(&too_many, StatusCode::FORBIDDEN);
     assert_eq!(too_many.body["type"], "urn:fjord:problem:quota-exceeded");
     let detail = too_many.body["detail"].as_str().unwrap();
     assert!(
@@ -519,7 +546,7 @@ async fn quotas_are_429_problems_and_limits_report_them(pool: PgPool) {
     let second = app
         .create(&developer, json!({"name": "od2", "mode": "on_demand"}))
         .await;
-    assert_problem(&second, StatusCode::TOO_MANY_REQUESTS);
+    assert_problem(&second, StatusCode::FORBIDDEN);
     assert_eq!(second.body["type"], "urn:fjord:problem:quota-exceeded");
     assert_eq!(app.count_streams().await, 1);
 
@@ -527,13 +554,192 @@ async fn quotas_are_429_problems_and_limits_report_them(pool: PgPool) {
     assert_eq!(limits.status, StatusCode::OK, "{}", limits.body);
     assert_eq!(
         limits.body,
-        json!({"shard_limit": 10, "open_shard_count": 4,
-               "on_demand_stream_limit": 1, "on_demand_stream_count": 1})
+        json!({"stream_limit": 500, "stream_count": 1,
+               "shard_limit": 10, "open_shard_count": 4,
+               "on_demand_stream_limit": 1, "on_demand_stream_count": 1,
+               "delivery_stream_limit": 50, "delivery_stream_count": 0,
+               "app_limit": 50, "app_count": 0,
+               "write_records_per_second": null, "write_bytes_per_second": null})
     );
     // Another tenant's usage is its own.
     let globex = app.token(app.globex, Role::Viewer);
     let theirs = app.call(&globex, "GET", "/limits", None).await;
     assert_eq!(theirs.body["open_shard_count"], 0);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_stream_count_quota_holds_under_concurrent_creates(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let store = Store::from_pool(app.pool.clone());
+    let developer = app.token(app.acme, Role::Developer);
+    store
+        .set_quotas(
+            app.acme,
+            QuotaChange {
+                streams: Some(3),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    // Ten creates at once, one shard each (well within the 10-shard quota): exactly three win.
+    let answers = futures::future::join_all((0..10).map(|index| {
+        app.create(
+            &developer,
+            json!({"name": format!("s{index}"), "mode": "provisioned", "shard_count": 1}),
+        )
+    }))
+    .await;
+    let created = answers
+        .iter()
+        .filter(|answer| answer.status == StatusCode::CREATED)
+        .count();
+    assert_eq!(created, 3, "{answers:?}");
+    for refused in answers
+        .iter()
+        .filter(|answer| answer.status != StatusCode::CREATED)
+    {
+        assert_problem(refused, StatusCode::FORBIDDEN);
+        assert_eq!(refused.body["type"], "urn:fjord:problem:quota-exceeded");
+        let detail = refused.body["detail"].as_str().unwrap();
+        assert!(
+            detail.contains("stream count limit") && detail.contains("123456789012"),
+            "{detail}"
+        );
+    }
+    assert_eq!(app.count_streams().await, 3);
+
+    // Lowering the quota below usage keeps the streams and refuses the next create.
+    store
+        .set_quotas(
+            app.acme,
+            QuotaChange {
+                streams: Some(1),
+                write_records_per_second: Some(Some(50)),
+                write_bytes_per_second: Some(Some(65536)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let refused = app
+        .create(
+            &developer,
+            json!({"name": "late", "mode": "provisioned", "shard_count": 1}),
+        )
+        .await;
+    assert_problem(&refused, StatusCode::FORBIDDEN);
+    assert_eq!(app.count_streams().await, 3);
+    let limits = app.call(&developer, "GET", "/limits", None).await;
+    assert_eq!(limits.body["stream_limit"], 1);
+    assert_eq!(limits.body["stream_count"], 3);
+    assert_eq!(limits.body["write_records_per_second"], 50);
+    assert_eq!(limits.body["write_bytes_per_second"], 65536);
+    // Another tenant is not affected.
+    let theirs = app
+        .create(
+            &app.token(app.globex, Role::Developer),
+            json!({"name": "late", "mode": "provisioned", "shard_count": 1}),
+        )
+        .await;
+    assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.body);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn delivery_stream_and_app_quotas_are_checked_against_the_tenant_row(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let store = Store::from_pool(app.pool.clone());
+    // Defaults: 50 of each, none used yet.
+    store
+        .check_quota(app.acme, Quota::DeliveryStreams, 50)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.check_quota(app.acme, Quota::Apps, 51).await,
+        Err(StoreError::QuotaExceeded(message)) if message.contains("application limit")
+    ));
+    let updated = store
+        .set_quotas(
+            app.acme,
+            QuotaChange {
+                delivery_streams: Some(0),
+                apps: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((updated.delivery_stream_limit, updated.app_limit), (0, 2));
+    assert!(matches!(
+        store.check_quota(app.acme, Quota::DeliveryStreams, 1).await,
+        Err(StoreError::QuotaExceeded(message)) if message.contains("delivery stream limit")
+    ));
+    store.check_quota(app.acme, Quota::Apps, 2).await.unwrap();
+    assert!(store.check_quota(app.acme, Quota::Apps, 3).await.is_err());
+    // Only acme changed.
+    store
+        .check_quota(app.globex, Quota::DeliveryStreams, 1)
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .check_quota(TenantId(Uuid::now_v7()), Quota::Apps, 1)
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn changed_quotas_wait_for_publication(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let store = Store::from_pool(app.pool.clone());
+    let pending = store.unpublished_tenants().await.unwrap();
+    assert_eq!(pending.len(), 2, "new tenants are published once");
+    for tenant in &pending {
+        store
+            .mark_tenant_published(TenantId(tenant.id), tenant.generation)
+            .await
+            .unwrap();
+    }
+    assert!(store.tenant_published(app.acme).await.unwrap());
+    let updated = store
+        .set_quotas(
+            app.acme,
+            QuotaChange {
+                write_records_per_second: Some(Some(10)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert!(!store.tenant_published(app.acme).await.unwrap());
+    let pending = store.unpublished_tenants().await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].write_records_per_second, Some(10));
+    // A stale generation does not mark the newer one published.
+    store
+        .mark_tenant_published(app.acme, updated.generation - 1)
+        .await
+        .unwrap();
+    assert!(!store.tenant_published(app.acme).await.unwrap());
+    store
+        .mark_tenant_published(app.acme, updated.generation)
+        .await
+        .unwrap();
+    assert!(store.tenant_published(app.acme).await.unwrap());
+    // Back to unlimited.
+    let unlimited = store
+        .set_quotas(
+            app.acme,
+            QuotaChange {
+                write_records_per_second: Some(None),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(unlimited.write_records_per_second, None);
+    assert!(unlimited.quotas().write_rate().is_unlimited());
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -833,7 +1039,7 @@ async fn idempotency_keys_create_once(pool: PgPool) {
     let od = json!({"name": "od", "mode": "on_demand"});
     assert_eq!(create("od-1", od.clone()).await.status, StatusCode::CREATED);
     let quota = create("od-2", json!({"name": "od2", "mode": "on_demand"})).await;
-    assert_problem(&quota, StatusCode::TOO_MANY_REQUESTS);
+    assert_problem(&quota, StatusCode::FORBIDDEN);
     sqlx::query("DELETE FROM streams WHERE name = 'od'")
         .execute(&app.pool)
         .await

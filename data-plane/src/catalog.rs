@@ -1,6 +1,9 @@
 //! The gateway's in-memory view of configuration, pushed by the control plane through the NATS
 //! KV config bucket. Requests are served from here; a miss (a key or stream newer than the
 //! watch has delivered) falls back to one KV read, never to Postgres.
+//!
+//! Tenants' write throughput quotas arrive the same way and feed this process's token buckets
+//! ([`WriteLimiter`], ADR 010).
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -10,7 +13,8 @@ use async_nats::jetstream::kv;
 use fjord_common::naming::Names;
 use fjord_common::permissions::Role;
 use fjord_common::secret::SecretBox;
-use fjord_common::spec::{AccessKeySpec, StreamSpec};
+use fjord_common::spec::{AccessKeySpec, StreamSpec, TenantSpec};
+use fjord_common::throughput::WriteLimiter;
 use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -42,16 +46,24 @@ pub(crate) struct Catalog {
     secret_box: SecretBox,
     keys: RwLock<HashMap<String, Arc<CachedKey>>>,
     streams: RwLock<HashMap<(Uuid, String), Arc<CachedStream>>>,
+    /// Tenants' write quotas and buckets; a tenant without a published quota is unlimited.
+    write_limiter: WriteLimiter,
+    /// Generation of each tenant's quota applied, so a stale push is ignored.
+    tenant_generations: RwLock<HashMap<Uuid, i64>>,
 }
 
 enum Entry {
     Key(String),
     Stream(Uuid, String),
+    Tenant(Uuid),
 }
 
 fn parse_key(key: &str) -> Option<Entry> {
     if let Some(access_key_id) = key.strip_prefix("key.") {
         return Some(Entry::Key(access_key_id.to_owned()));
+    }
+    if let Some(tenant) = key.strip_prefix("tenant.") {
+        return Uuid::parse_str(tenant).ok().map(Entry::Tenant);
     }
     let rest = key.strip_prefix("stream.")?;
     let (tenant, name_hex) = rest.split_once('.')?;
@@ -67,6 +79,8 @@ impl Catalog {
             secret_box,
             keys: RwLock::default(),
             streams: RwLock::default(),
+            write_limiter: WriteLimiter::new(),
+            tenant_generations: RwLock::default(),
         })
     }
 
@@ -102,6 +116,14 @@ impl Catalog {
         };
         let removed = !matches!(operation, kv::Operation::Put);
         match entry {
+            Entry::Tenant(tenant_id) => {
+                if removed {
+                    write(&self.tenant_generations).remove(&tenant_id);
+                    self.write_limiter.remove(tenant_id);
+                } else if let Ok(spec) = serde_json::from_slice::<TenantSpec>(value) {
+                    self.apply_tenant(spec);
+                }
+            }
             Entry::Key(access_key_id) => {
                 if removed {
                     write(&self.keys).remove(&access_key_id);
@@ -133,6 +155,47 @@ impl Catalog {
                 }
             }
         }
+    }
+
+    fn apply_tenant(&self, spec: TenantSpec) {
+        let mut generations = write(&self.tenant_generations);
+        if generations
+            .get(&spec.tenant_id)
+            .is_some_and(|current| *current > spec.generation)
+        {
+            return;
+        }
+        generations.insert(spec.tenant_id, spec.generation);
+        self.write_limiter.set(spec.tenant_id, spec.write);
+    }
+
+    /// How many leading records of a call (their sizes: partition key plus data) the tenant's
+    /// write quota admits now; they are charged. A tenant this gateway has not heard of is
+    /// looked up once in the bucket; one without a published quota is unlimited.
+    pub(crate) async fn admit_writes(&self, tenant_id: Uuid, record_sizes: &[u64]) -> usize {
+        if let Some(admitted) = self.write_limiter.admit_prefix(tenant_id, record_sizes) {
+            return admitted;
+        }
+        let spec = match self.bucket.get(Names::tenant_key(tenant_id)).await {
+            Ok(value) => value.and_then(|value| serde_json::from_slice::<TenantSpec>(&value).ok()),
+            Err(error) => {
+                tracing::warn!(%error, %tenant_id, "cannot read the tenant's write quota; admitting the call");
+                return record_sizes.len();
+            }
+        };
+        match spec {
+            Some(spec) => self.apply_tenant(spec),
+            // Not published yet: unlimited until the watch delivers a quota.
+            None => self.write_limiter.set(tenant_id, Default::default()),
+        }
+        self.write_limiter
+            .admit_prefix(tenant_id, record_sizes)
+            .unwrap_or(record_sizes.len())
+    }
+
+    /// The tenant's write quota as this gateway enforces it.
+    pub(crate) fn write_rate(&self, tenant_id: Uuid) -> fjord_common::throughput::WriteRate {
+        self.write_limiter.rate(tenant_id).unwrap_or_default()
     }
 
     fn open_key(&self, value: &[u8]) -> Option<CachedKey> {

@@ -3,11 +3,12 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use fjord_common::config::FjordConfig;
 use fjord_common::shutdown::cancel_on_signal;
 use fjord_control_plane::admin;
 use fjord_control_plane::auth::permissions::Role;
+use fjord_control_plane::store::quotas::{QuotaChange, TenantQuotas};
 use fjord_control_plane::store::{Store, TenantId};
 use tokio_util::sync::CancellationToken;
 
@@ -48,12 +49,24 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AdminCommand {
-    /// Create a tenant and print its account id and first access key.
+    /// Create a tenant and print its account id and first access key. Quotas not given
+    /// default to the control_plane.* settings.
     CreateTenant {
         name: String,
-        /// Shard quota (defaults to control_plane.shard_limit).
+        #[command(flatten)]
+        quotas: QuotaFlags,
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Change a tenant's quotas (audited). Lowering one below current usage is allowed: what
+    /// exists stays, new creates are refused. Throughput changes reach the gateways within a
+    /// second or two, without a restart.
+    SetQuotas {
+        /// The tenant's name or 12-digit account id.
         #[arg(long)]
-        shard_limit: Option<u32>,
+        tenant: String,
+        #[command(flatten)]
+        quotas: QuotaFlags,
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
@@ -95,6 +108,55 @@ enum AdminCommand {
     },
 }
 
+/// Tenant quotas an operator may set.
+#[derive(Args)]
+struct QuotaFlags {
+    /// Streams of any mode.
+    #[arg(long, value_parser = admin::parse_count)]
+    streams: Option<u32>,
+    /// Open shards across the tenant's streams.
+    #[arg(long, alias = "shard-limit", value_parser = admin::parse_count)]
+    shards: Option<u32>,
+    /// On-demand streams.
+    #[arg(long, value_parser = admin::parse_count)]
+    on_demand_streams: Option<u32>,
+    /// Delivery streams (Firehose).
+    #[arg(long, value_parser = admin::parse_count)]
+    delivery_streams: Option<u32>,
+    /// Analytics apps.
+    #[arg(long, value_parser = admin::parse_count)]
+    apps: Option<u32>,
+    /// Records per second per gateway process: a number, or `unlimited`.
+    #[arg(long, value_name = "N|unlimited", value_parser = parse_rate)]
+    write_records_per_second: Option<Rate>,
+    /// Bytes (partition keys plus data) per second per gateway process: a number, or
+    /// `unlimited`.
+    #[arg(long, value_name = "N|unlimited", value_parser = parse_rate)]
+    write_bytes_per_second: Option<Rate>,
+}
+
+/// A throughput quota from the command line; `None` is unlimited.
+#[derive(Clone, Copy)]
+struct Rate(Option<u64>);
+
+fn parse_rate(text: &str) -> Result<Rate, String> {
+    admin::parse_rate(text).map(Rate)
+}
+
+impl QuotaFlags {
+    fn change(&self) -> QuotaChange {
+        QuotaChange {
+            streams: self.streams,
+            shards: self.shards,
+            on_demand_streams: self.on_demand_streams,
+            delivery_streams: self.delivery_streams,
+            apps: self.apps,
+            write_records_per_second: self.write_records_per_second.map(|rate| rate.0),
+            write_bytes_per_second: self.write_bytes_per_second.map(|rate| rate.0),
+        }
+    }
+}
+
 #[derive(Clone, Copy, ValueEnum)]
 enum Output {
     Text,
@@ -133,19 +195,14 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
         Command::Admin { command } => match command {
             AdminCommand::CreateTenant {
                 name,
-                shard_limit,
+                quotas,
                 output,
             } => {
                 let master_key = config.master_key()?;
                 let store = Store::connect(&config.postgres.url, 2).await?;
-                let tenant = admin::create_tenant(
-                    &store,
-                    &master_key,
-                    &name,
-                    shard_limit.unwrap_or(config.control_plane.shard_limit),
-                    config.control_plane.on_demand_stream_limit,
-                )
-                .await?;
+                let quotas =
+                    TenantQuotas::from_config(&config.control_plane).with(&quotas.change());
+                let tenant = admin::create_tenant(&store, &master_key, &name, &quotas).await?;
                 admin::record_operator_action(
                     &store,
                     &[TenantId(tenant.tenant_id.parse()?)],
@@ -155,6 +212,7 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
                     serde_json::json!({
                         "account_id": tenant.account_id,
                         "access_key_id": tenant.access_key.access_key_id,
+                        "quotas": quotas,
                     }),
                 )
                 .await;
@@ -177,6 +235,65 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
                         println!("access key id:     {}", tenant.access_key.access_key_id);
                         println!("secret access key: {}", tenant.access_key.secret_access_key);
                         println!("(the secret is shown once; store it now)");
+                    }
+                }
+                Ok(())
+            }
+            AdminCommand::SetQuotas {
+                tenant,
+                quotas,
+                output,
+            } => {
+                let store = Store::connect(&config.postgres.url, 2).await?;
+                let change = quotas.change();
+                let (tenant_id, report) = admin::set_quotas(&store, &tenant, change).await?;
+                admin::record_operator_action(
+                    &store,
+                    &[tenant_id],
+                    &admin::operator_name(),
+                    "tenants:SetQuotas",
+                    &report.tenant,
+                    serde_json::json!({ "changed": change, "quotas": report.quotas }),
+                )
+                .await;
+                let published = admin::wait_until_quotas_published(
+                    &store,
+                    tenant_id,
+                    std::time::Duration::from_secs(10),
+                )
+                .await?;
+                if !published {
+                    eprintln!(
+                        "note: no running control plane has published the quotas yet; gateways apply them once one does"
+                    );
+                }
+                match output {
+                    Output::Json => println!("{}", serde_json::to_string(&report)?),
+                    Output::Text => {
+                        let rate = |value: Option<u64>| {
+                            value.map_or("unlimited".to_owned(), |value| value.to_string())
+                        };
+                        let quotas = &report.quotas;
+                        println!(
+                            "tenant:                   {} (account {})",
+                            report.tenant, report.account_id
+                        );
+                        println!("streams:                  {}", quotas.stream_limit);
+                        println!("shards:                   {}", quotas.shard_limit);
+                        println!(
+                            "on-demand streams:        {}",
+                            quotas.on_demand_stream_limit
+                        );
+                        println!("delivery streams:         {}", quotas.delivery_stream_limit);
+                        println!("apps:                     {}", quotas.app_limit);
+                        println!(
+                            "write records per second: {}",
+                            rate(quotas.write_records_per_second)
+                        );
+                        println!(
+                            "write bytes per second:   {}",
+                            rate(quotas.write_bytes_per_second)
+                        );
                     }
                 }
                 Ok(())
@@ -311,8 +428,7 @@ async fn serve(config: FjordConfig, demo_tenant: Option<String>) -> anyhow::Resu
             &store,
             &config.master_key()?,
             &name,
-            config.control_plane.shard_limit,
-            config.control_plane.on_demand_stream_limit,
+            &TenantQuotas::from_config(&config.control_plane),
         )
         .await?;
         admin::wait_until_usable(

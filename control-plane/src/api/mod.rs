@@ -56,6 +56,8 @@ pub struct ApiState {
     pub record_cursors: TokenSigner,
     /// Signs the member and invitation lists' pagination cursors.
     pub member_cursors: TokenSigner,
+    /// Tenants' write throughput buckets for records over REST, in this process (ADR 010).
+    pub write_limiter: std::sync::Arc<fjord_common::throughput::WriteLimiter>,
 }
 
 /// What the access key endpoints derive from the master key.
@@ -92,6 +94,7 @@ impl ApiState {
             record_cursors: TokenSigner::new(random_bytes()?),
             member_cursors: TokenSigner::new(random_bytes()?),
             shards: None,
+            write_limiter: Default::default(),
             region: "us-east-1".to_owned(),
             key_material: None,
         })

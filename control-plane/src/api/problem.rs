@@ -137,14 +137,27 @@ impl Problem {
         )
     }
 
-    /// A tenant quota (shards, on-demand streams) would be exceeded.
+    /// A tenant count quota (streams, shards, on-demand streams, ...) would be exceeded: a
+    /// 403, since retrying does not help until something is deleted or the quota raised.
     pub fn quota_exceeded(detail: impl Into<String>) -> Self {
         Self::new(
-            StatusCode::TOO_MANY_REQUESTS,
+            StatusCode::FORBIDDEN,
             "quota-exceeded",
             "Quota exceeded",
             Some(detail.into()),
         )
+    }
+
+    /// The tenant's write throughput quota is used up for now; nothing was stored.
+    pub fn throughput_exceeded(detail: impl Into<String>, retry_after_seconds: u64) -> Self {
+        let mut problem = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "throughput-exceeded",
+            "Throughput exceeded",
+            Some(detail.into()),
+        );
+        problem.retry_after_seconds = Some(retry_after_seconds.max(1));
+        problem
     }
 
     pub fn method_not_allowed() -> Self {
@@ -246,6 +259,25 @@ mod tests {
         let body = serde_json::to_string(&problem).unwrap();
         assert!(!body.contains("postgres"));
         assert_eq!(problem.status, 500);
+    }
+
+    #[test]
+    fn count_quotas_are_403s_and_throughput_429s_with_retry_after() {
+        let quota = Problem::quota_exceeded("too many streams").into_response();
+        assert_eq!(quota.status(), StatusCode::FORBIDDEN);
+        assert!(quota.headers().get(header::RETRY_AFTER).is_none());
+        let throttled = Problem::throughput_exceeded("rate exceeded", 0);
+        assert_eq!(
+            throttled.problem_type,
+            "urn:fjord:problem:throughput-exceeded"
+        );
+        let response = throttled.into_response();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(
+            response.headers()[header::RETRY_AFTER],
+            "1",
+            "at least one second"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The reconciler: makes JetStream and the config bucket match the desired state in Postgres.
 //!
-//! Each pass publishes access keys whose generation moved, then walks every stream that is not
+//! Each pass publishes tenant quotas and access keys whose generation moved, then walks every stream that is not
 //! `ACTIVE` or whose spec is not yet published, one state per file. Every step is idempotent,
 //! so a crash at any point converges on the next pass. Passes run on a Postgres notification
 //! (sent by every write) or on a timer, whichever comes first.
@@ -81,6 +81,9 @@ impl Reconciler {
 
     /// One pass over everything that differs from its desired state.
     pub async fn reconcile_once(&self) -> anyhow::Result<()> {
+        for tenant in self.store.unpublished_tenants().await? {
+            publish::tenant(self, &tenant).await?;
+        }
         for key in self.store.unpublished_access_keys().await? {
             publish::access_key(self, &key).await?;
         }

@@ -5,13 +5,13 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_nats::jetstream::stream;
 use fjord_common::naming::Names;
-use fjord_common::spec::{AccessKeySpec, ShardSpec, StreamSpec, StreamStatus};
+use fjord_common::spec::{AccessKeySpec, ShardSpec, StreamSpec, StreamStatus, TenantSpec};
 
 use super::Reconciler;
 use crate::auth::permissions::Role;
 use crate::store::TenantId;
 use crate::store::streams::StreamRow;
-use crate::store::tenants::AccessKeyRow;
+use crate::store::tenants::{AccessKeyRow, TenantRow};
 
 /// Publishes an access key's spec, or, for a deleted key, purges it from the config bucket
 /// (the gateway drops it from its cache on the purge) and then drops its row.
@@ -50,6 +50,28 @@ pub(super) async fn access_key(reconciler: &Reconciler, key: &AccessKeyRow) -> a
     reconciler
         .store
         .mark_access_key_published(&key.access_key_id, key.generation)
+        .await?;
+    Ok(())
+}
+
+/// Publishes a tenant's write throughput quota (ADR 010), which every gateway enforces.
+pub(super) async fn tenant(reconciler: &Reconciler, tenant: &TenantRow) -> anyhow::Result<()> {
+    let spec = TenantSpec {
+        tenant_id: tenant.id,
+        write: tenant.quotas().write_rate(),
+        generation: tenant.generation,
+    };
+    reconciler
+        .config_bucket
+        .put(
+            Names::tenant_key(tenant.id),
+            serde_json::to_vec(&spec)?.into(),
+        )
+        .await
+        .context("cannot publish tenant quotas")?;
+    reconciler
+        .store
+        .mark_tenant_published(TenantId(tenant.id), tenant.generation)
         .await?;
     Ok(())
 }

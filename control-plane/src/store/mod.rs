@@ -8,6 +8,7 @@ pub mod audit;
 pub mod invitations;
 pub mod members;
 mod postgres;
+pub mod quotas;
 pub mod sessions;
 pub mod streams;
 pub mod tenants;

@@ -5,6 +5,7 @@ use futures::FutureExt as _;
 use uuid::Uuid;
 
 use super::access_keys::{IDEMPOTENCY_WINDOW_HOURS, IdempotencyKey};
+use super::quotas::{Quota, reserve};
 use super::{Store, StoreError, StoreResult, TenantId, notify_reconciler};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -73,13 +74,6 @@ pub enum RetentionError {
     Store(#[from] StoreError),
     #[error("requested {requested} hours, current {current} hours")]
     WrongDirection { requested: i32, current: i32 },
-}
-
-/// Tenant-wide counts DescribeLimits reports and quotas bound.
-#[derive(Debug, Clone, Copy, sqlx::FromRow)]
-pub struct TenantUsage {
-    pub open_shard_count: i64,
-    pub on_demand_stream_count: i64,
 }
 
 const STREAM_COLUMNS: &str = "id, tenant_id, name, mode, status, retention_hours, created_at, generation, published_generation";
@@ -220,11 +214,6 @@ impl Store {
         .bind(stream_id)
         .fetch_all(&self.pool)
         .await?)
-    }
-
-    pub async fn usage(&self, tenant_id: TenantId) -> StoreResult<TenantUsage> {
-        let mut connection = self.pool.acquire().await?;
-        usage(&mut connection, tenant_id).await
     }
 
     /// Moves an `ACTIVE` stream to `DELETING`; the reconciler removes it.
@@ -406,29 +395,18 @@ async fn insert_stream(
     stream_id: Uuid,
     new_stream: &NewStream,
 ) -> StoreResult<StreamRow> {
-    // Serialise quota checks per tenant.
-    let (shard_limit, on_demand_limit): (i32, i32) = sqlx::query_as(
-        "SELECT shard_limit, on_demand_stream_limit FROM tenants WHERE id = $1 FOR UPDATE",
+    // Locks the tenant's row: quota checks of one tenant run one after another.
+    let on_demand = i64::from(new_stream.mode == "ON_DEMAND");
+    reserve(
+        &mut *connection,
+        tenant_id,
+        &[
+            (Quota::Shards, new_stream.shards.len() as i64),
+            (Quota::OnDemandStreams, on_demand),
+            (Quota::Streams, 1),
+        ],
     )
-    .bind(tenant_id.0)
-    .fetch_one(&mut *connection)
     .await?;
-    let usage = usage(&mut *connection, tenant_id).await?;
-    let requested = new_stream.shards.len() as i64;
-    if usage.open_shard_count + requested > i64::from(shard_limit) {
-        return Err(StoreError::QuotaExceeded(format!(
-            "This request would exceed the shard limit for the account {}. Current shard count for the account: {}. Limit: {}. Number of additional shards that would have resulted from this request: {}.",
-            "{account}", usage.open_shard_count, shard_limit, requested
-        )));
-    }
-    if new_stream.mode == "ON_DEMAND"
-        && usage.on_demand_stream_count + 1 > i64::from(on_demand_limit)
-    {
-        return Err(StoreError::QuotaExceeded(format!(
-            "This request would exceed the on-demand stream count limit for the account {}. Limit: {}.",
-            "{account}", on_demand_limit
-        )));
-    }
     let stream = sqlx::query_as::<_, StreamRow>(&format!(
         "INSERT INTO streams (id, tenant_id, name, mode, status, retention_hours)
          VALUES ($1, $2, $3, $4, 'CREATING', $5) RETURNING {STREAM_COLUMNS}"
@@ -458,21 +436,6 @@ async fn insert_stream(
     upsert_tags(&mut *connection, tenant_id, stream.id, &new_stream.tags).await?;
     notify_reconciler(connection).await?;
     Ok(stream)
-}
-
-async fn usage(
-    connection: &mut sqlx::PgConnection,
-    tenant_id: TenantId,
-) -> StoreResult<TenantUsage> {
-    Ok(sqlx::query_as::<_, TenantUsage>(
-        "SELECT
-            (SELECT count(*) FROM shards s JOIN streams st ON st.id = s.stream_id
-             WHERE s.tenant_id = $1 AND s.ending_sequence_number IS NULL) AS open_shard_count,
-            (SELECT count(*) FROM streams WHERE tenant_id = $1 AND mode = 'ON_DEMAND') AS on_demand_stream_count",
-    )
-    .bind(tenant_id.0)
-    .fetch_one(connection)
-    .await?)
 }
 
 async fn upsert_tags(

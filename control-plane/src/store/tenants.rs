@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+use super::quotas::{TenantQuotas, to_i32, to_i64};
 use super::{Store, StoreError, StoreResult, TenantId};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -12,7 +13,33 @@ pub struct TenantRow {
     pub account_id: String,
     pub shard_limit: i32,
     pub on_demand_stream_limit: i32,
+    pub stream_limit: i32,
+    pub delivery_stream_limit: i32,
+    pub app_limit: i32,
+    /// `None` is unlimited.
+    pub write_records_per_second: Option<i64>,
+    pub write_bytes_per_second: Option<i64>,
     pub created_at: DateTime<Utc>,
+    /// Bumped on every quota change; the config bucket holds `published_generation`.
+    pub generation: i64,
+}
+
+pub(crate) const TENANT_COLUMNS: &str = "id, name, account_id, shard_limit, on_demand_stream_limit, stream_limit, delivery_stream_limit, app_limit, write_records_per_second, write_bytes_per_second, created_at, generation";
+
+impl TenantRow {
+    pub fn quotas(&self) -> TenantQuotas {
+        let count = |value: i32| u32::try_from(value).unwrap_or_default();
+        let rate = |value: Option<i64>| value.and_then(|value| u64::try_from(value).ok());
+        TenantQuotas {
+            stream_limit: count(self.stream_limit),
+            shard_limit: count(self.shard_limit),
+            on_demand_stream_limit: count(self.on_demand_stream_limit),
+            delivery_stream_limit: count(self.delivery_stream_limit),
+            app_limit: count(self.app_limit),
+            write_records_per_second: rate(self.write_records_per_second),
+            write_bytes_per_second: rate(self.write_bytes_per_second),
+        }
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -29,26 +56,49 @@ pub struct AccessKeyRow {
 }
 
 impl Store {
-    /// Creates a tenant with a fresh 12-digit account id (retrying on the rare collision).
+    /// Creates a tenant with these shard and on-demand stream quotas and the default others.
     pub async fn create_tenant(
         &self,
         name: &str,
         shard_limit: u32,
         on_demand_stream_limit: u32,
+        next_account_id: impl FnMut() -> String,
+    ) -> StoreResult<TenantRow> {
+        let quotas = TenantQuotas {
+            shard_limit,
+            on_demand_stream_limit,
+            ..TenantQuotas::default()
+        };
+        self.create_tenant_with_quotas(name, &quotas, next_account_id)
+            .await
+    }
+
+    /// Creates a tenant with a fresh 12-digit account id (retrying on the rare collision).
+    pub async fn create_tenant_with_quotas(
+        &self,
+        name: &str,
+        quotas: &TenantQuotas,
         mut next_account_id: impl FnMut() -> String,
     ) -> StoreResult<TenantRow> {
         for _ in 0..5 {
             let account_id = next_account_id();
-            let result = sqlx::query_as::<_, TenantRow>(
-                "INSERT INTO tenants (id, name, account_id, shard_limit, on_demand_stream_limit)
-                 VALUES ($1, $2, $3, $4, $5)
-                 RETURNING id, name, account_id, shard_limit, on_demand_stream_limit, created_at",
-            )
+            let result = sqlx::query_as::<_, TenantRow>(&format!(
+                "INSERT INTO tenants (id, name, account_id, shard_limit, on_demand_stream_limit,
+                                      stream_limit, delivery_stream_limit, app_limit,
+                                      write_records_per_second, write_bytes_per_second)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+                 RETURNING {TENANT_COLUMNS}"
+            ))
             .bind(Uuid::now_v7())
             .bind(name)
             .bind(&account_id)
-            .bind(i32::try_from(shard_limit).unwrap_or(i32::MAX))
-            .bind(i32::try_from(on_demand_stream_limit).unwrap_or(i32::MAX))
+            .bind(to_i32(quotas.shard_limit))
+            .bind(to_i32(quotas.on_demand_stream_limit))
+            .bind(to_i32(quotas.stream_limit))
+            .bind(to_i32(quotas.delivery_stream_limit))
+            .bind(to_i32(quotas.app_limit))
+            .bind(to_i64(quotas.write_records_per_second))
+            .bind(to_i64(quotas.write_bytes_per_second))
             .fetch_one(&self.pool)
             .await;
             match result {
@@ -69,22 +119,40 @@ impl Store {
     }
 
     pub async fn tenant_by_name(&self, name: &str) -> StoreResult<Option<TenantRow>> {
-        Ok(sqlx::query_as::<_, TenantRow>(
-            "SELECT id, name, account_id, shard_limit, on_demand_stream_limit, created_at
-             FROM tenants WHERE name = $1",
-        )
+        Ok(sqlx::query_as::<_, TenantRow>(&format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE name = $1"
+        ))
         .bind(name)
         .fetch_optional(&self.pool)
         .await?)
     }
 
     pub async fn tenant(&self, tenant_id: TenantId) -> StoreResult<TenantRow> {
-        Ok(sqlx::query_as::<_, TenantRow>(
-            "SELECT id, name, account_id, shard_limit, on_demand_stream_limit, created_at
-             FROM tenants WHERE id = $1",
-        )
+        Ok(sqlx::query_as::<_, TenantRow>(&format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE id = $1"
+        ))
         .bind(tenant_id.0)
         .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// The tenant named `name_or_account_id`, or else the one with that 12-digit account id.
+    pub async fn tenant_by_name_or_account(
+        &self,
+        name_or_account_id: &str,
+    ) -> StoreResult<Option<TenantRow>> {
+        if let Some(tenant) = self.tenant_by_name(name_or_account_id).await? {
+            return Ok(Some(tenant));
+        }
+        if name_or_account_id.len() != 12 || !name_or_account_id.bytes().all(|b| b.is_ascii_digit())
+        {
+            return Ok(None);
+        }
+        Ok(sqlx::query_as::<_, TenantRow>(&format!(
+            "SELECT {TENANT_COLUMNS} FROM tenants WHERE account_id = $1"
+        ))
+        .bind(name_or_account_id)
+        .fetch_optional(&self.pool)
         .await?)
     }
 

@@ -82,6 +82,19 @@ pub struct ControlPlaneConfig {
     pub shard_limit: u32,
     /// Default per-tenant quota of on-demand streams.
     pub on_demand_stream_limit: u32,
+    /// Default per-tenant quota of streams of any mode (AWS has none; 500 matches the
+    /// shard quota, so by default the shard quota binds first).
+    pub stream_limit: u32,
+    /// Default per-tenant quota of delivery streams (AWS Firehose's default: 50).
+    pub delivery_stream_limit: u32,
+    /// Default per-tenant quota of analytics apps (AWS Kinesis Data Analytics' default: 50).
+    pub app_limit: u32,
+    /// Default per-tenant write quota in records per second, per gateway process; 0 means
+    /// unlimited (the default).
+    pub write_records_per_second: u64,
+    /// Default per-tenant write quota in bytes (partition keys plus data) per second, per
+    /// gateway process; 0 means unlimited (the default).
+    pub write_bytes_per_second: u64,
     /// How often the reconciler re-checks desired state even without a nudge.
     pub reconcile_interval_ms: u64,
 }
@@ -112,6 +125,11 @@ impl Default for FjordConfig {
                 listen: "127.0.0.1:4567".to_owned(),
                 shard_limit: 500,
                 on_demand_stream_limit: 50,
+                stream_limit: 500,
+                delivery_stream_limit: 50,
+                app_limit: 50,
+                write_records_per_second: 0,
+                write_bytes_per_second: 0,
                 reconcile_interval_ms: 1000,
             },
         }

@@ -5,7 +5,7 @@
 //! names derived for JetStream objects ([`naming`]), sealed secrets ([`secret`]), roles and
 //! the permission matrix ([`permissions`]), the AWS error vocabulary ([`aws_error`]), the
 //! hash-key space ([`hash_key`]), the record message codec ([`records`]) and partition-key
-//! routing ([`routing`]), and configuration loading ([`config`]). It must never talk to Postgres or NATS itself.
+//! routing ([`routing`]), per-tenant write throughput buckets ([`throughput`]), and configuration loading ([`config`]). It must never talk to Postgres or NATS itself.
 
 pub mod aws_error;
 pub mod config;
@@ -21,4 +21,5 @@ pub mod shutdown;
 pub mod spec;
 pub mod stream_ref;
 pub mod telemetry;
+pub mod throughput;
 pub mod token;

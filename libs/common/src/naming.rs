@@ -38,6 +38,11 @@ impl Names {
         format!("stream.{}.{}", tenant_id.simple(), hex::encode(stream_name))
     }
 
+    /// KV key of a tenant's spec (its write throughput quota).
+    pub fn tenant_key(tenant_id: Uuid) -> String {
+        format!("tenant.{}", tenant_id.simple())
+    }
+
     /// KV key of an access key spec. Access key ids are `[A-Z0-9]`, safe as a key token.
     pub fn access_key_key(access_key_id: &str) -> String {
         format!("key.{access_key_id}")

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::permissions::Role;
+use crate::throughput::WriteRate;
 
 /// Lifecycle of a stream, as Kinesis reports it in `StreamStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -81,6 +82,16 @@ pub struct AccessKeySpec {
     pub role: Role,
     /// Bumped by the control plane on every change (disable, rotate, role).
     #[serde(default)]
+    pub generation: i64,
+}
+
+/// A tenant's write throughput quota as the gateways enforce it (per gateway process).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSpec {
+    pub tenant_id: Uuid,
+    /// `None` in either dimension is unlimited.
+    pub write: WriteRate,
+    /// Bumped by the control plane on every quota change.
     pub generation: i64,
 }
 

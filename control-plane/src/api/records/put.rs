@@ -54,6 +54,8 @@ struct Accepted {
         (status = 404, description = "No such stream", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The stream is not ACTIVE", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than 10 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The tenant's write throughput quota is used up for now (type `urn:fjord:problem:throughput-exceeded`); nothing was stored, retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the call would fit"))),
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant_id = %context.tenant_id.0))]
@@ -68,6 +70,7 @@ pub async fn put_records(
     let accepted = validate(request)?;
     require_serving(&stream)?;
     let shards = shards(&state)?;
+    admit(&state, &context, &name, &accepted).await?;
     let open_shards = state.store.shards(context.tenant_id, stream.id).await?;
     let routes = RoutingTable::from_routes(
         open_shards
@@ -146,6 +149,48 @@ pub async fn put_records(
     Ok(Json(PutRecordsResponse {
         records: results.into_iter().flatten().collect(),
     }))
+}
+
+/// Charges the whole call to the tenant's write buckets (ADR 010), or refuses it with a 429
+/// saying when it would fit. The quota is read with the tenant, so a change applies at once.
+async fn admit(
+    state: &ApiState,
+    context: &AuthContext,
+    stream_name: &str,
+    accepted: &[Accepted],
+) -> Result<(), Problem> {
+    let rate = state
+        .store
+        .tenant(context.tenant_id)
+        .await?
+        .quotas()
+        .write_rate();
+    if rate.is_unlimited() {
+        return Ok(());
+    }
+    let bytes: usize = accepted
+        .iter()
+        .map(|record| record.partition_key.len() + record.data.len())
+        .sum();
+    let records = accepted.len() as u64;
+    match state
+        .write_limiter
+        .admit_all(context.tenant_id.0, rate, records, bytes as u64)
+    {
+        Ok(()) => Ok(()),
+        Err(wait) => {
+            let limit =
+                |value: Option<u64>| value.map_or("unlimited".to_owned(), |v| v.to_string());
+            Err(Problem::throughput_exceeded(
+                format!(
+                    "rate exceeded for stream {stream_name}: the tenant may write {} records and {} bytes per second; nothing was stored",
+                    limit(rate.records_per_second),
+                    limit(rate.bytes_per_second)
+                ),
+                wait.as_secs_f64().ceil() as u64,
+            ))
+        }
+    }
 }
 
 /// Checks the limits PutRecords enforces; a 400 naming the first failing record.

@@ -134,13 +134,30 @@ pub struct TagsView {
     pub tags: BTreeMap<String, String>,
 }
 
-/// The tenant's stream quotas and what it uses of them.
+/// The tenant's quotas and what it uses of them. A create that would pass a count quota is
+/// refused with a 403 `quota-exceeded` problem; a quota lowered below its usage keeps what
+/// exists and refuses new creates.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LimitsView {
+    /// Streams of any mode (counting streams still being deleted).
+    pub stream_limit: i32,
+    pub stream_count: i64,
     pub shard_limit: i32,
     pub open_shard_count: i64,
     pub on_demand_stream_limit: i32,
     pub on_demand_stream_count: i64,
+    pub delivery_stream_limit: i32,
+    /// Always 0 until delivery streams exist.
+    pub delivery_stream_count: i64,
+    pub app_limit: i32,
+    /// Always 0 until analytics apps exist.
+    pub app_count: i64,
+    /// Records per second a tenant may write, per gateway (and per control-plane process for
+    /// records over REST); `null` is unlimited. Writes over it are refused (a 429 problem
+    /// with `Retry-After` here, `ProvisionedThroughputExceededException` on the AWS endpoint).
+    pub write_records_per_second: Option<i64>,
+    /// Bytes (partition keys plus data) per second, as `write_records_per_second`.
+    pub write_bytes_per_second: Option<i64>,
 }
 
 /// What a list cursor carries, under the stream cursor MAC: the tenant and the last name.

@@ -41,9 +41,8 @@ const MAX_SHARD_COUNT: i64 = 100_000;
         (status = 200, description = "Idempotent replay: the stream created before", body = StreamView),
         (status = 400, description = "Invalid request; the detail names the failing fields", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs developer", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs developer; or a stream, shard or on-demand stream quota would be exceeded (type `urn:fjord:problem:quota-exceeded`), nothing created", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The name is taken, or the Idempotency-Key was used with another request", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "A shard or on-demand stream quota would be exceeded", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant_id = %context.tenant_id.0))]

@@ -245,7 +245,9 @@ async fn untag(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The tenant's stream quotas and usage.
+/// The tenant's quotas and usage
+///
+/// Every count quota with its usage, and the write throughput quotas.
 #[utoipa::path(
     get,
     path = "/api/v1/limits",
@@ -266,9 +268,17 @@ pub async fn describe_limits(
     let tenant = state.store.tenant(context.tenant_id).await?;
     let usage = state.store.usage(context.tenant_id).await?;
     Ok(Json(LimitsView {
+        stream_limit: tenant.stream_limit,
+        stream_count: usage.stream_count,
         shard_limit: tenant.shard_limit,
         open_shard_count: usage.open_shard_count,
         on_demand_stream_limit: tenant.on_demand_stream_limit,
         on_demand_stream_count: usage.on_demand_stream_count,
+        delivery_stream_limit: tenant.delivery_stream_limit,
+        delivery_stream_count: usage.delivery_stream_count,
+        app_limit: tenant.app_limit,
+        app_count: usage.app_count,
+        write_records_per_second: tenant.write_records_per_second,
+        write_bytes_per_second: tenant.write_bytes_per_second,
     }))
 }

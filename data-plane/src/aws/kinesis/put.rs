@@ -1,5 +1,9 @@
 //! PutRecord and PutRecords: validate, route each record to its shard, store each shard's
 //! records as one JetStream message, answer once JetStream has acknowledged.
+//!
+//! Before anything is stored, the records are charged to the tenant's write throughput quota
+//! (ADR 010): PutRecord over it is a `ProvisionedThroughputExceededException`; PutRecords
+//! stores the leading records that fit and answers the rest with that error code per record.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -176,6 +180,15 @@ pub(super) async fn put_record(
     let Some(shard_index) = stream.routes.shard_for(accepted.hash_key) else {
         return Err(AwsError::internal());
     };
+    let size = (accepted.partition_key.len() + accepted.data.len()) as u64;
+    if gateway
+        .catalog
+        .admit_writes(caller.tenant_id, &[size])
+        .await
+        == 0
+    {
+        return Err(rate_exceeded(gateway, caller, &stream.spec.name));
+    }
     let arrival_ms = now_ms();
     let message = encode(
         arrival_ms,
@@ -286,9 +299,15 @@ pub(super) async fn put_records(
         )));
     }
 
-    // Group by shard, keeping request order within each shard.
+    let sizes: Vec<u64> = accepted
+        .iter()
+        .map(|record| (record.partition_key.len() + record.data.len()) as u64)
+        .collect();
+    let admitted = gateway.catalog.admit_writes(caller.tenant_id, &sizes).await;
+
+    // Group the admitted records by shard, keeping request order within each shard.
     let mut groups: Vec<(u32, Vec<usize>)> = Vec::new();
-    for (position, record) in accepted.iter().enumerate() {
+    for (position, record) in accepted.iter().enumerate().take(admitted) {
         let Some(shard_index) = stream.routes.shard_for(record.hash_key) else {
             return Err(AwsError::internal());
         };
@@ -333,6 +352,17 @@ pub(super) async fn put_records(
         }
     }
     let mut failed = 0;
+    if admitted < results.len() {
+        let refused = rate_exceeded(gateway, caller, &stream.spec.name);
+        for result in &mut results[admitted..] {
+            failed += 1;
+            *result = PutRecordsResultEntry {
+                error_code: Some(refused.kind.type_name().to_owned()),
+                error_message: Some(refused.message.clone()),
+                ..Default::default()
+            };
+        }
+    }
     for (shard_index, chunk, outcome) in futures::future::join_all(publishes).await {
         for (record_index, &position) in chunk.iter().enumerate() {
             results[position] = match &outcome {
@@ -365,6 +395,22 @@ pub(super) async fn put_records(
         encryption_type: "NONE",
     };
     Ok(serde_json::to_vec(&output).unwrap_or_default())
+}
+
+/// The tenant's write throughput quota is used up for now: the error Kinesis clients retry
+/// with backoff (ADR 010 says why this and not `LimitExceededException`).
+fn rate_exceeded(gateway: &Gateway, caller: &Caller, stream_name: &str) -> AwsError {
+    let rate = gateway.catalog.write_rate(caller.tenant_id);
+    let limit = |value: Option<u64>| value.map_or("unlimited".to_owned(), |v| v.to_string());
+    AwsError::new(
+        AwsErrorKind::ProvisionedThroughputExceededException,
+        format!(
+            "Rate exceeded for stream {stream_name} under account {}. The account may write {} records and {} bytes per second.",
+            caller.account_id,
+            limit(rate.records_per_second),
+            limit(rate.bytes_per_second)
+        ),
+    )
 }
 
 pub(crate) fn now_ms() -> u64 {

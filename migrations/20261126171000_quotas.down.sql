@@ -1,0 +1,9 @@
+DROP INDEX tenants_unpublished;
+ALTER TABLE tenants
+    DROP COLUMN published_generation,
+    DROP COLUMN generation,
+    DROP COLUMN write_bytes_per_second,
+    DROP COLUMN write_records_per_second,
+    DROP COLUMN app_limit,
+    DROP COLUMN delivery_stream_limit,
+    DROP COLUMN stream_limit;
