@@ -259,7 +259,7 @@ async fn manageable_key(
     post,
     path = "/api/v1/keys",
     tag = "keys",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     request_body = CreateKeyRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeats within 24 h create nothing: 200 with the key's metadata, without the secret")),
     responses(
@@ -364,7 +364,7 @@ async fn create(
     get,
     path = "/api/v1/keys",
     tag = "keys",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(ListKeysQuery),
     responses(
         (status = 200, description = "A page of keys", body = KeyPage),
@@ -424,7 +424,7 @@ pub async fn list_keys(
     post,
     path = "/api/v1/keys/{id}/disable",
     tag = "keys",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(("id" = String, Path, description = "The access key id")),
     responses(
         (status = 200, description = "The key, disabled", body = KeyView),
@@ -460,7 +460,7 @@ pub async fn disable_key(
     post,
     path = "/api/v1/keys/{id}/enable",
     tag = "keys",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(("id" = String, Path, description = "The access key id")),
     responses(
         (status = 200, description = "The key, enabled", body = KeyView),
@@ -513,7 +513,7 @@ async fn set_enabled(
     post,
     path = "/api/v1/keys/{id}/rotate",
     tag = "keys",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(("id" = String, Path, description = "The access key id")),
     responses(
         (status = 200, description = "The key with its new secret, shown once", body = CreatedKey),
@@ -571,7 +571,7 @@ async fn rotate(
     delete,
     path = "/api/v1/keys/{id}",
     tag = "keys",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(("id" = String, Path, description = "The access key id")),
     responses(
         (status = 204, description = "Deleted"),

@@ -18,6 +18,7 @@ pub mod routing;
 pub mod secret;
 pub mod sequence;
 pub mod shutdown;
+pub mod sigv4;
 pub mod spec;
 pub mod stream_ref;
 pub mod telemetry;
