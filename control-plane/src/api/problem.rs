@@ -295,6 +295,30 @@ mod tests {
     }
 
     #[test]
+    fn unauthorized_problems_name_the_scheme_to_use() {
+        let challenge = |problem: Problem| {
+            let response = problem.into_response();
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .map(|value| value.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            challenge(Problem::invalid_token()).as_deref(),
+            Some("Bearer")
+        );
+        for problem in [
+            Problem::unrecognized_access_key(),
+            Problem::invalid_signature("x"),
+            Problem::incomplete_signature("y"),
+        ] {
+            assert_eq!(challenge(problem).as_deref(), Some("AWS4-HMAC-SHA256"));
+        }
+        assert_eq!(challenge(Problem::invalid_credentials()), None);
+    }
+
+    #[test]
     fn rate_limited_problems_carry_retry_after() {
         let response = Problem::too_many_requests(42).into_response();
         assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
