@@ -74,3 +74,60 @@ async fn the_reference_page_is_served_from_the_document() {
         assert!(page.contains(&format!("<code>{path}</code>")), "{path}");
     }
 }
+
+/// Apps may call every operation a bearer token may call by signing with an access key
+/// (ADR 008), except those meant for people; the `sigv4` scheme says how to sign.
+#[test]
+fn operations_for_bearer_tokens_take_signed_access_keys_except_those_for_people() {
+    // Managing people is for people (ADR 007): access keys get a 403 there.
+    const FOR_PEOPLE_ONLY: [&str; 6] = [
+        "/api/v1/me",
+        "/api/v1/me/password",
+        "/api/v1/users",
+        "/api/v1/users/{id}",
+        "/api/v1/invitations",
+        "/api/v1/invitations/{id}",
+    ];
+    let document = serde_json::to_value(ApiDoc::openapi()).expect("the document serializes");
+    let scheme = &document["components"]["securitySchemes"]["sigv4"];
+    assert_eq!(scheme["type"], "apiKey", "{scheme}");
+    assert_eq!(scheme["in"], "header");
+    assert_eq!(scheme["name"], "Authorization");
+    let description = scheme["description"].as_str().unwrap_or_default();
+    for needle in [
+        "AWS4-HMAC-SHA256",
+        "`fjord`",
+        "`execute-api`",
+        "UNSIGNED-PAYLOAD",
+        "15 minutes",
+    ] {
+        assert!(description.contains(needle), "{needle} in {description}");
+    }
+    let mut signed = 0;
+    for (path, item) in document["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("a path item") {
+            let schemes: Vec<&str> = operation["security"]
+                .as_array()
+                .map(|requirements| {
+                    requirements
+                        .iter()
+                        .filter_map(|requirement| requirement.as_object())
+                        .flat_map(|requirement| requirement.keys().map(String::as_str))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if !schemes.contains(&"bearer") {
+                assert!(!schemes.contains(&"sigv4"), "{method} {path}");
+                continue;
+            }
+            let for_people = FOR_PEOPLE_ONLY.contains(&path.as_str());
+            assert_eq!(
+                schemes.contains(&"sigv4"),
+                !for_people,
+                "{method} {path}: {schemes:?}"
+            );
+            signed += usize::from(!for_people);
+        }
+    }
+    assert!(signed >= 18, "only {signed} operations take signed keys");
+}

@@ -9,6 +9,7 @@ use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use bytes::Bytes;
 use fjord_common::aws_error::AwsError;
 use fjord_common::naming::Names;
+use fjord_common::sigv4::SigningKeyCache;
 use fjord_common::stream_ref::{Validation, resolve_stream_name};
 use fjord_common::token::TokenSigner;
 use futures::StreamExt as _;
@@ -16,7 +17,6 @@ use uuid::Uuid;
 
 use crate::aws::forward::Forwarder;
 use crate::aws::kinesis::Caller;
-use crate::aws::sigv4::SigningKeyCache;
 use crate::catalog::{CachedStream, Catalog};
 
 /// Everything a request needs; cheap to share.

@@ -16,11 +16,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 use fjord_common::config::FjordConfig;
 use fjord_common::naming::Names;
+use fjord_common::sigv4::SigningKeyCache;
 use fjord_common::token::TokenSigner;
 use tokio_util::sync::CancellationToken;
 
 use crate::aws::forward::Forwarder;
-use crate::aws::sigv4::SigningKeyCache;
 use crate::catalog::Catalog;
 use crate::gateway::Gateway;
 

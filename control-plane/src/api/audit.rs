@@ -184,7 +184,7 @@ fn invalid_cursor() -> Problem {
     path = "/api/v1/audit",
     tag = "audit",
     params(AuditQuery),
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     responses(
         (status = 200, description = "A page of entries, newest first", body = AuditPage),
         (status = 400, description = "Bad filter, limit or cursor", body = Problem, content_type = "application/problem+json"),

@@ -399,6 +399,7 @@ async fn record_user_event(
     responses(
         (status = 200, description = "The caller", body = MeResponse),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Called with an access key: the endpoint is for signed-in users", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant_id = %context.tenant_id.0))]

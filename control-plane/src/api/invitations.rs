@@ -277,7 +277,7 @@ async fn create(
         (status = 200, description = "A page of invitations", body = InvitationPage),
         (status = 400, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs admin; access keys are refused (people only)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant_id = %context.tenant_id.0))]
@@ -286,6 +286,8 @@ pub async fn list_invitations(
     context: AuthContext,
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<InvitationPage>, Problem> {
+    // Managing people is for people: access keys get a 403 (ADR 007).
+    context.user_id()?;
     context.require(Action::ManageUsers)?;
     let (limit, after) = page_position(&state, &context, "invitations", query)?;
     let after = after.map(|(created_at, id)| InvitationPosition { created_at, id });
@@ -352,6 +354,7 @@ async fn revoke(
     context: &AuthContext,
     id: &str,
 ) -> Result<InvitationRecord, Problem> {
+    context.user_id()?;
     context.require(Action::ManageUsers)?;
     let id = Uuid::parse_str(id).map_err(|_| Problem::not_found())?;
     let not_found = |error| match error {

@@ -301,7 +301,7 @@ async fn manageable_key(
     post,
     path = "/api/v1/keys",
     tag = "keys",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     request_body = CreateKeyRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeats within 24 h create nothing: 200 with the key's metadata, without the secret")),
     responses(
@@ -417,7 +417,7 @@ async fn create(
     get,
     path = "/api/v1/keys",
     tag = "keys",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(ListKeysQuery),
     responses(
         (status = 200, description = "A page of keys", body = KeyPage),
@@ -488,7 +488,7 @@ pub async fn list_keys(
     post,
     path = "/api/v1/keys/{id}/disable",
     tag = "keys",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(("id" = String, Path, description = "The access key id")),
     responses(
         (status = 200, description = "The key, disabled", body = KeyView),
@@ -524,7 +524,7 @@ pub async fn disable_key(
     post,
     path = "/api/v1/keys/{id}/enable",
     tag = "keys",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(("id" = String, Path, description = "The access key id")),
     responses(
         (status = 200, description = "The key, enabled", body = KeyView),
@@ -577,7 +577,7 @@ async fn set_enabled(
     post,
     path = "/api/v1/keys/{id}/rotate",
     tag = "keys",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(("id" = String, Path, description = "The access key id")),
     responses(
         (status = 200, description = "The key with its new secret, shown once", body = CreatedKey),
@@ -635,7 +635,7 @@ async fn rotate(
     delete,
     path = "/api/v1/keys/{id}",
     tag = "keys",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(("id" = String, Path, description = "The access key id")),
     responses(
         (status = 204, description = "Deleted"),

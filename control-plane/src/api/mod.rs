@@ -183,17 +183,36 @@ pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Resu
         invitations::InvitationState, invitations::InvitationView,
         invitations::CreatedInvitation, invitations::InvitationPage,
     )),
-    modifiers(&BearerSecurity),
+    modifiers(&Security),
     tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"), (name = "streams", description = "Streams, their retention and tags, and the tenant's quotas"), (name = "records", description = "Put, read and tail a stream's records"), (name = "users", description = "The tenant's members and invitations"))
 )]
 pub struct ApiDoc;
 
-struct BearerSecurity;
+/// How the SigV4 scheme is described in the document (ADR 008).
+const SIGV4_DESCRIPTION: &str = "An access key, signed with AWS Signature Version 4 as on the \
+    AWS endpoint: `Authorization: AWS4-HMAC-SHA256 Credential=<access key id>/<yyyymmdd>/<region>/<service>/aws4_request, \
+    SignedHeaders=<...;host;...;x-amz-date>, Signature=<hex>` with an `X-Amz-Date` (or `Date`) header. \
+    The region is the installation's region; the service is `fjord` or `execute-api`. The \
+    payload hash is the SHA-256 of the body (`UNSIGNED-PAYLOAD` is refused); `X-Amz-Content-Sha256`, \
+    if sent, must equal it. The request time must be within 15 minutes of the server clock. The \
+    key's role and tenant apply; endpoints for people (`/api/v1/me`) answer 403.";
 
-impl utoipa::Modify for BearerSecurity {
+/// The two ways to call the API: a user's bearer token, or an access key signing with SigV4.
+struct Security;
+
+impl utoipa::Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        use utoipa::openapi::security::{
+            ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme,
+        };
         let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "sigv4",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                SIGV4_DESCRIPTION,
+            ))),
+        );
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(
@@ -294,6 +313,12 @@ pub fn router(state: ApiState) -> Router {
         .route("/reference", get(reference::reference))
         .fallback(|| async { Problem::not_found() })
         .method_not_allowed_fallback(|| async { Problem::method_not_allowed() })
-        .with_state(state);
-    Router::new().nest("/api/v1", api)
+        .with_state(state.clone());
+    // On the outer router, so the middleware sees the full path the client signed.
+    Router::new()
+        .nest("/api/v1", api)
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::auth::sigv4::verify_signed_request,
+        ))
 }

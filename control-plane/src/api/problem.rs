@@ -99,6 +99,39 @@ impl Problem {
         )
     }
 
+    /// A SigV4-signed call whose access key is unknown, disabled or deleted. AWS's wording,
+    /// which does not tell these apart.
+    pub fn unrecognized_access_key() -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unrecognized-access-key",
+            "Unauthorized",
+            Some("The security token included in the request is invalid.".to_owned()),
+        )
+    }
+
+    /// A SigV4 signature that does not match, a body that does not match its signed hash, or
+    /// a request time more than 15 minutes off; `detail` in AWS's words.
+    pub fn invalid_signature(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid-signature",
+            "Unauthorized",
+            Some(detail.into()),
+        )
+    }
+
+    /// A malformed SigV4 `Authorization` header, or a credential scope naming another region
+    /// or service; `detail` in AWS's words.
+    pub fn incomplete_signature(detail: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "incomplete-signature",
+            "Unauthorized",
+            Some(detail.into()),
+        )
+    }
+
     pub fn invalid_refresh_token() -> Self {
         Self::new(
             StatusCode::UNAUTHORIZED,
@@ -227,8 +260,21 @@ impl IntoResponse for Problem {
         if let Some(seconds) = self.retry_after_seconds {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
-        if status == StatusCode::UNAUTHORIZED && self.problem_type.ends_with("invalid-token") {
-            headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        if status == StatusCode::UNAUTHORIZED {
+            let kind = self.problem_type.rsplit(':').next().unwrap_or_default();
+            let challenge = match kind {
+                "invalid-token" => Some("Bearer"),
+                "unrecognized-access-key" | "invalid-signature" | "incomplete-signature" => {
+                    Some("AWS4-HMAC-SHA256")
+                }
+                _ => None,
+            };
+            if let Some(challenge) = challenge {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
+            }
         }
         response
     }
@@ -278,6 +324,30 @@ mod tests {
             "1",
             "at least one second"
         );
+    }
+
+    #[test]
+    fn unauthorized_problems_name_the_scheme_to_use() {
+        let challenge = |problem: Problem| {
+            let response = problem.into_response();
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            response
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .map(|value| value.to_str().unwrap().to_owned())
+        };
+        assert_eq!(
+            challenge(Problem::invalid_token()).as_deref(),
+            Some("Bearer")
+        );
+        for problem in [
+            Problem::unrecognized_access_key(),
+            Problem::invalid_signature("x"),
+            Problem::incomplete_signature("y"),
+        ] {
+            assert_eq!(challenge(problem).as_deref(), Some("AWS4-HMAC-SHA256"));
+        }
+        assert_eq!(challenge(Problem::invalid_credentials()), None);
     }
 
     #[test]

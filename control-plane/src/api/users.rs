@@ -197,7 +197,7 @@ fn parse_user_id(text: &str) -> Result<UserId, Problem> {
         (status = 200, description = "A page of members", body = MemberPage),
         (status = 400, description = "Bad limit or cursor", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Needs admin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Needs admin; access keys are refused (people only)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[tracing::instrument(skip_all, fields(tenant_id = %context.tenant_id.0))]
@@ -206,6 +206,8 @@ pub async fn list_users(
     context: AuthContext,
     query: Result<Query<PageQuery>, QueryRejection>,
 ) -> Result<Json<MemberPage>, Problem> {
+    // Managing people is for people: access keys get a 403 (ADR 007).
+    context.user_id()?;
     context.require(Action::ManageUsers)?;
     let (limit, after) = page_position(&state, &context, "users", query)?;
     let after = after.map(|(joined_at, user_id)| MemberPosition { joined_at, user_id });

@@ -1,6 +1,8 @@
 //! The authenticated caller of a REST request.
 //!
-//! A caller is a signed-in user (`Authorization: Bearer <jwt>`) or an app with an access key.
+//! A caller is a signed-in user (`Authorization: Bearer <jwt>`) or an app with an access key
+//! (`Authorization: AWS4-HMAC-SHA256 ...`, verified by [`crate::auth::sigv4`] before the
+//! handler runs; the key's tenant and role are read from Postgres on every call).
 //! Handlers that take an [`AuthContext`] only run for an authenticated caller; everything they
 //! touch is scoped by its `tenant_id`, and [`AuthContext::require`] is their one permission
 //! check.
@@ -15,6 +17,7 @@ use axum::http::request::Parts;
 use crate::api::ApiState;
 use crate::api::problem::Problem;
 use crate::auth::permissions::{Action, Role, allows};
+use crate::auth::sigv4::SignedAccessKey;
 use crate::store::TenantId;
 use crate::store::audit::{ActorType, AuditEntry};
 use crate::store::users::UserId;
@@ -87,6 +90,13 @@ impl FromRequestParts<ApiState> for AuthContext {
         parts: &mut Parts,
         state: &ApiState,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(key) = parts.extensions.get::<SignedAccessKey>() {
+            return Ok(Self {
+                tenant_id: key.tenant_id,
+                principal: Principal::AccessKey(key.access_key_id.clone()),
+                role: key.role,
+            });
+        }
         let claims = bearer_token(parts)
             .and_then(|token| state.sessions.verify(token))
             .ok_or_else(Problem::invalid_token)?;

@@ -1,6 +1,6 @@
 //! Identity and access: password hashing, sessions (JWT access tokens and rotating refresh
-//! tokens), the permission matrix, the request's [`context::AuthContext`] and sign-in rate
-//! limiting.
+//! tokens), SigV4-signed calls with an access key ([`sigv4`]), the permission matrix, the
+//! request's [`context::AuthContext`] and sign-in rate limiting.
 //!
 //! This module decides who a caller is and what they may do; it never decides how the
 //! answer is put on the wire (that is [`crate::api`]). Secrets handled here (passwords,
@@ -12,6 +12,7 @@ pub mod password;
 pub mod permissions;
 pub mod rate_limit;
 pub mod session;
+pub mod sigv4;
 
 /// Longest email address (RFC 5321's path limit), as the database enforces.
 pub const MAX_EMAIL_LENGTH: usize = 254;

@@ -52,6 +52,26 @@ impl std::fmt::Debug for NewAccessKeyRecord {
     }
 }
 
+/// What verifying a SigV4-signed REST call needs of a live (enabled, not deleted) key: its
+/// tenant, its role and its sealed secret.
+#[derive(Clone)]
+pub struct SigningKeyRecord {
+    pub tenant_id: TenantId,
+    pub role: Role,
+    pub sealed_secret: String,
+}
+
+impl std::fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter
+            .debug_struct("SigningKeyRecord")
+            .field("tenant_id", &self.tenant_id)
+            .field("role", &self.role)
+            .field("sealed_secret", &"<redacted>")
+            .finish()
+    }
+}
+
 /// An idempotency key with the hash of the request it came with.
 #[derive(Debug, Clone)]
 pub struct IdempotencyKey {
@@ -221,6 +241,28 @@ impl Store {
         live_key(&mut connection, tenant_id, access_key_id)
             .await?
             .ok_or(StoreError::NotFound)
+    }
+
+    /// The live key `access_key_id` of any tenant, for SigV4 verification of a REST call;
+    /// `None` if it is unknown, disabled or deleted. Not scoped by tenant: the key id is what
+    /// selects the tenant (as on the AWS endpoint). Read on every call, never cached, so
+    /// disabling or deleting a key takes effect on the next request.
+    pub async fn signing_key(&self, access_key_id: &str) -> StoreResult<Option<SigningKeyRecord>> {
+        let row = sqlx::query_as::<_, (Uuid, String, String)>(
+            "SELECT tenant_id, role, sealed_secret FROM access_keys
+             WHERE access_key_id = $1 AND enabled AND deleted_at IS NULL",
+        )
+        .bind(access_key_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|(tenant_id, role, sealed_secret)| {
+            Ok(SigningKeyRecord {
+                tenant_id: TenantId(tenant_id),
+                role: role.parse().map_err(|_| StoreError::Invalid)?,
+                sealed_secret,
+            })
+        })
+        .transpose()
     }
 
     /// Up to `limit` of the tenant's keys (only `owner`'s, if given), oldest first, after

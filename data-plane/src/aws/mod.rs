@@ -1,6 +1,6 @@
-//! The AWS JSON 1.1 front: SigV4 verification, the protocol envelope, and the Kinesis actions.
+//! The AWS JSON 1.1 front: the protocol envelope (which verifies SigV4 with
+//! `fjord_common::sigv4`) and the Kinesis actions.
 
 pub(crate) mod forward;
 pub(crate) mod kinesis;
 pub(crate) mod protocol;
-pub(crate) mod sigv4;

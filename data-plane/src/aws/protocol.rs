@@ -14,11 +14,11 @@ use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fjord_common::aws_error::{AwsError, AwsErrorKind};
+use fjord_common::sigv4::{self, SigV4Error};
 use futures::FutureExt as _;
 use http_body_util::{BodyExt as _, Limited};
 
 use super::kinesis::{Caller, MAX_PUT_RECORDS_BYTES, Origin, authorize, dispatch, is_known_action};
-use super::sigv4::{self, SigV4Error};
 use crate::gateway::Gateway;
 
 /// Largest request body accepted: a full PutRecords (5 MiB of data) base64 encoded, with
@@ -154,7 +154,7 @@ async fn authenticate(
             ));
         }
     };
-    sigv4::check_scope(&authorization, &authorization.region, "kinesis")
+    sigv4::check_scope(&authorization, &authorization.region, &["kinesis"])
         .map_err(signature_error)?;
     let payload_hash = sigv4::sha256_hex(body);
     if let Some(declared) = parts

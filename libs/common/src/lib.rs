@@ -4,7 +4,8 @@
 //! specs the control plane publishes to NATS KV and the data plane caches ([`spec`]), the
 //! names derived for JetStream objects ([`naming`]), sealed secrets ([`secret`]), roles and
 //! the permission matrix ([`permissions`]), the AWS error vocabulary ([`aws_error`]), the
-//! hash-key space ([`hash_key`]), the record message codec ([`records`]) and partition-key
+//! hash-key space ([`hash_key`]), SigV4 verification of incoming requests for the AWS endpoint
+//! and the REST API alike ([`sigv4`]), the record message codec ([`records`]) and partition-key
 //! routing ([`routing`]), per-tenant write throughput buckets ([`throughput`]), and configuration loading ([`config`]). It must never talk to Postgres or NATS itself.
 
 pub mod aws_error;
@@ -18,6 +19,7 @@ pub mod routing;
 pub mod secret;
 pub mod sequence;
 pub mod shutdown;
+pub mod sigv4;
 pub mod spec;
 pub mod stream_ref;
 pub mod telemetry;

@@ -43,7 +43,7 @@ struct Accepted {
     post,
     path = "/api/v1/streams/{name}/records",
     tag = "records",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(("name" = String, Path, description = "The stream's name")),
     request_body = PutRecordsRequest,
     responses(

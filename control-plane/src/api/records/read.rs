@@ -26,7 +26,7 @@ const MAX_READ_BYTES: usize = 10 * 1024 * 1024;
     get,
     path = "/api/v1/streams/{name}/shards/{shard_id}/records",
     tag = "records",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(
         ("name" = String, Path, description = "The stream's name"),
         ("shard_id" = String, Path, description = "The shard, as `shardId-000000000000`"),

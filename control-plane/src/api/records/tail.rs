@@ -46,7 +46,7 @@ pub const KEEP_ALIVE: Duration = Duration::from_secs(15);
     get,
     path = "/api/v1/streams/{name}/shards/{shard_id}/tail",
     tag = "records",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(
         ("name" = String, Path, description = "The stream's name"),
         ("shard_id" = String, Path, description = "The shard, as `shardId-000000000000`"),

@@ -33,7 +33,7 @@ const MAX_SHARD_COUNT: i64 = 100_000;
     post,
     path = "/api/v1/streams",
     tag = "streams",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     request_body = CreateStreamRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Repeats of the same request within 24 h create nothing: 200 with the stream")),
     responses(
@@ -183,7 +183,7 @@ async fn create(
     get,
     path = "/api/v1/streams",
     tag = "streams",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(ListStreamsQuery),
     responses(
         (status = 200, description = "A page of streams", body = StreamPage),
@@ -240,7 +240,7 @@ pub async fn list_streams(
     get,
     path = "/api/v1/streams/{name}",
     tag = "streams",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(("name" = String, Path, description = "The stream's name")),
     responses(
         (status = 200, description = "The stream", body = StreamView),
@@ -266,7 +266,7 @@ pub async fn describe_stream(
     delete,
     path = "/api/v1/streams/{name}",
     tag = "streams",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(("name" = String, Path, description = "The stream's name")),
     responses(
         (status = 202, description = "Deletion started", body = StreamSummary),

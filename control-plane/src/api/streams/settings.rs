@@ -26,7 +26,7 @@ use crate::store::streams::{MAX_TAGS_PER_STREAM, RetentionChange, RetentionError
     put,
     path = "/api/v1/streams/{name}/retention",
     tag = "streams",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(("name" = String, Path, description = "The stream's name")),
     request_body = RetentionRequest,
     responses(
@@ -107,7 +107,7 @@ async fn retention(
     put,
     path = "/api/v1/streams/{name}/tags",
     tag = "streams",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(("name" = String, Path, description = "The stream's name")),
     request_body = TagsRequest,
     responses(
@@ -189,7 +189,7 @@ async fn tag(
     delete,
     path = "/api/v1/streams/{name}/tags/{key}",
     tag = "streams",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     params(
         ("name" = String, Path, description = "The stream's name"),
         ("key" = String, Path, description = "The tag's key"),
@@ -252,7 +252,7 @@ async fn untag(
     get,
     path = "/api/v1/limits",
     tag = "streams",
-    security(("bearer" = [])),
+    security(("bearer" = []), ("sigv4" = [])),
     responses(
         (status = 200, description = "Quotas and usage", body = LimitsView),
         (status = 401, description = "Missing, invalid or expired access token", body = Problem, content_type = "application/problem+json"),

@@ -5,7 +5,8 @@
 //! request and string-to-sign, signing-key derivation (with a small cache) and
 //! the constant-time signature comparison. Looking up the secret for an access
 //! key id, hashing the body and turning [`SigV4Error`] into AWS error bodies
-//! belong to the caller.
+//! belong to the caller. Both the gateway (the AWS endpoint) and the control
+//! plane (the REST API, ADR 008) verify with this one implementation.
 //!
 //! Typical use: [`parse_request`] (or [`parse_authorization`]), then
 //! [`check_clock_skew`], [`check_scope`], the secret lookup by
@@ -24,7 +25,7 @@ use http::{HeaderMap, HeaderName, Method, Uri, header};
 use ring::{digest, hmac};
 
 /// The only signing algorithm AWS SigV4 defines.
-pub(crate) const ALGORITHM: &str = "AWS4-HMAC-SHA256";
+pub const ALGORITHM: &str = "AWS4-HMAC-SHA256";
 const TERMINATOR: &str = "aws4_request";
 const AMZ_DATE_FORMAT: &str = "%Y%m%dT%H%M%SZ";
 /// Allowed distance between the request time and the server clock.
@@ -37,7 +38,7 @@ const HOST_NOT_SIGNED: &str =
 
 /// What went wrong, mapped by the caller to AWS error types.
 #[derive(Debug, thiserror::Error, PartialEq)]
-pub(crate) enum SigV4Error {
+pub enum SigV4Error {
     /// No usable `Authorization` header and no `X-Amz-Algorithm` query auth
     /// -> `MissingAuthenticationTokenException`.
     #[error("Missing Authentication Token")]
@@ -61,18 +62,18 @@ pub(crate) enum SigV4Error {
 
 /// The parsed, structurally valid parts of a SigV4 authorization.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Authorization {
-    pub(crate) access_key_id: String,
+pub struct Authorization {
+    pub access_key_id: String,
     /// Credential-scope date, `yyyymmdd`.
-    pub(crate) date: String,
-    pub(crate) region: String,
-    pub(crate) service: String,
+    pub date: String,
+    pub region: String,
+    pub service: String,
     /// Lowercased, in the order the client listed them.
-    pub(crate) signed_headers: Vec<String>,
+    pub signed_headers: Vec<String>,
     /// Hex, lowercased.
-    pub(crate) signature: String,
+    pub signature: String,
     /// `yyyymmddThhmmssZ`, from `X-Amz-Date` or (converted) from `Date`.
-    pub(crate) amz_date: String,
+    pub amz_date: String,
 }
 
 /// Parse the `Authorization` header plus `X-Amz-Date` (or `Date`), checking
@@ -81,7 +82,7 @@ pub(crate) struct Authorization {
 /// Tokens are separated by any run of spaces, tabs and commas, exactly as AWS
 /// tolerates; a header that does not start with `AWS4-` counts as missing.
 /// Region and service are not checked here (see [`check_scope`]).
-pub(crate) fn parse_authorization(headers: &HeaderMap) -> Result<Authorization, SigV4Error> {
+pub fn parse_authorization(headers: &HeaderMap) -> Result<Authorization, SigV4Error> {
     let Some(raw) = headers.get(header::AUTHORIZATION) else {
         return Err(SigV4Error::Missing);
     };
@@ -172,7 +173,7 @@ pub(crate) fn parse_authorization(headers: &HeaderMap) -> Result<Authorization, 
 /// [`parse_authorization`] that also looks at the query string: presigned-URL
 /// authentication (`X-Amz-Algorithm` query parameter) is recognised and
 /// refused as unsupported rather than reported as a missing token.
-pub(crate) fn parse_request(uri: &Uri, headers: &HeaderMap) -> Result<Authorization, SigV4Error> {
+pub fn parse_request(uri: &Uri, headers: &HeaderMap) -> Result<Authorization, SigV4Error> {
     let query_auth = uri.query().is_some_and(|q| {
         q.split('&').any(|pair| {
             percent_decode(pair.split('=').next().unwrap_or_default()) == b"X-Amz-Algorithm"
@@ -192,13 +193,14 @@ pub(crate) fn parse_request(uri: &Uri, headers: &HeaderMap) -> Result<Authorizat
     Err(SigV4Error::Incomplete(msg.to_owned()))
 }
 
-/// Check the credential scope names this server's region and service (exact,
-/// case-sensitive). AWS words these like this but answers them with
+/// Check the credential scope names this server's region and one of its
+/// service names (exact, case-sensitive; the AWS endpoint has one, the REST API
+/// two). AWS words these like this but answers them with
 /// `InvalidSignatureException`.
-pub(crate) fn check_scope(
+pub fn check_scope(
     auth: &Authorization,
     region: &str,
-    service: &str,
+    services: &[&str],
 ) -> Result<(), SigV4Error> {
     let mut msg = String::new();
     if auth.region != region {
@@ -208,10 +210,11 @@ pub(crate) fn check_scope(
             auth.region
         );
     }
-    if auth.service != service {
+    if !services.contains(&auth.service.as_str()) {
         let _ = write!(
             msg,
-            "Credential should be scoped to correct service: '{service}'. "
+            "Credential should be scoped to correct service: '{}'. ",
+            services.join("' or '")
         );
     }
     if msg.is_empty() {
@@ -222,7 +225,7 @@ pub(crate) fn check_scope(
 }
 
 /// Check the request time (`amz_date`) is within 15 minutes of `now`.
-pub(crate) fn check_clock_skew(auth: &Authorization, now: DateTime<Utc>) -> Result<(), SigV4Error> {
+pub fn check_clock_skew(auth: &Authorization, now: DateTime<Utc>) -> Result<(), SigV4Error> {
     let Some(signed_at) = parse_amz_date(&auth.amz_date) else {
         return Err(incomplete_date(&auth.amz_date));
     };
@@ -253,7 +256,7 @@ pub(crate) fn check_clock_skew(auth: &Authorization, now: DateTime<Utc>) -> Resu
 
 /// Derive the signing key: HMAC chain over `"AWS4" + secret`, date, region,
 /// service and `aws4_request`.
-pub(crate) fn derive_signing_key(
+pub fn derive_signing_key(
     secret_access_key: &str,
     date: &str,
     region: &str,
@@ -272,7 +275,7 @@ pub(crate) fn derive_signing_key(
 /// `payload_sha256_hex` is the lowercase hex SHA-256 of the body (or the
 /// literal the client signed, e.g. a checked `x-amz-content-sha256` value).
 /// The comparison is constant-time (`ring::hmac::verify`).
-pub(crate) fn verify(
+pub fn verify(
     auth: &Authorization,
     method: &Method,
     uri: &Uri,
@@ -287,7 +290,7 @@ pub(crate) fn verify(
 }
 
 /// Lowercase hex SHA-256.
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(digest::digest(&digest::SHA256, bytes))
 }
 
@@ -303,19 +306,19 @@ struct CachedKey {
 /// Signing keys by (access key id, date, region, service), so the HMAC chain
 /// is not redone per request. Cleared when it reaches 10 000 entries. Holds
 /// no secrets; its `Debug` output shows only the entry count.
-pub(crate) struct SigningKeyCache {
+pub struct SigningKeyCache {
     entries: RwLock<HashMap<ScopeKey, CachedKey>>,
 }
 
 impl SigningKeyCache {
-    pub(crate) fn new() -> Self {
+    pub fn new() -> Self {
         Self {
             entries: RwLock::new(HashMap::new()),
         }
     }
 
     /// The signing key for this scope, derived on first use.
-    pub(crate) fn get_or_derive(
+    pub fn get_or_derive(
         &self,
         access_key_id: &str,
         secret: &str,
@@ -1046,13 +1049,20 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(auth.signed_headers, ["host", "x-amz-date"]);
-        assert_eq!(check_scope(&auth, "r", "s"), Ok(()));
+        assert_eq!(check_scope(&auth, "r", &["s"]), Ok(()));
         assert_eq!(
-            check_scope(&auth, "us-east-1", "kinesis"),
+            check_scope(&auth, "us-east-1", &["kinesis"]),
             Err(SigV4Error::Incomplete(
                 "Credential should be scoped to a valid region, not 'r'. \
                  Credential should be scoped to correct service: 'kinesis'. "
                     .into()
+            ))
+        );
+        assert_eq!(check_scope(&auth, "r", &["fjord", "s"]), Ok(()));
+        assert_eq!(
+            check_scope(&auth, "r", &["fjord", "execute-api"]),
+            Err(SigV4Error::Incomplete(
+                "Credential should be scoped to correct service: 'fjord' or 'execute-api'. ".into()
             ))
         );
     }
@@ -1211,7 +1221,7 @@ mod tests {
             let Ok(uri) = format!("{path}?{query}").parse::<Uri>() else { return Ok(()) };
             if let Ok(auth) = parse_request(&uri, &headers) {
                 let _ = check_clock_skew(&auth, Utc::now());
-                let _ = check_scope(&auth, "us-east-1", "kinesis");
+                let _ = check_scope(&auth, "us-east-1", &["kinesis"]);
                 let key = derive_signing_key("s", &auth.date, &auth.region, &auth.service);
                 prop_assert_ne!(verify(&auth, &Method::GET, &uri, &headers, EMPTY_SHA256, &key), Ok(()));
             }
