@@ -279,6 +279,27 @@ impl Fjord {
             .map(|(status, _, value)| (status, value))
     }
 
+    /// Like [`Fjord::raw`] with extra headers added after signing (e.g. `X-Forwarded-For`,
+    /// as a proxy adds it).
+    pub async fn raw_with_headers(
+        &self,
+        tenant: Option<&Tenant>,
+        target: &str,
+        body: &[u8],
+        extra_headers: &[(&str, &str)],
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        self.raw_inner(
+            reqwest::Client::new(),
+            tenant,
+            target,
+            body,
+            SystemTime::now(),
+            extra_headers,
+        )
+        .await
+        .map(|(status, _, value)| (status, value))
+    }
+
     /// Like [`Fjord::raw`] over cleartext HTTP/2 with prior knowledge (as the JavaScript v3
     /// SDK speaks it); also returns the HTTP version the answer came on.
     pub async fn raw_http2(
@@ -299,6 +320,19 @@ impl Fjord {
         target: &str,
         body: &[u8],
         time: SystemTime,
+    ) -> anyhow::Result<(u16, reqwest::Version, serde_json::Value)> {
+        self.raw_inner(client, tenant, target, body, time, &[])
+            .await
+    }
+
+    async fn raw_inner(
+        &self,
+        client: reqwest::Client,
+        tenant: Option<&Tenant>,
+        target: &str,
+        body: &[u8],
+        time: SystemTime,
+        extra_headers: &[(&str, &str)],
     ) -> anyhow::Result<(u16, reqwest::Version, serde_json::Value)> {
         let mut headers = vec![
             (
@@ -321,6 +355,9 @@ impl Fjord {
             if name != "host" {
                 request = request.header(name, value);
             }
+        }
+        for (name, value) in extra_headers {
+            request = request.header(*name, *value);
         }
         let response = request.send().await?;
         let status = response.status().as_u16();

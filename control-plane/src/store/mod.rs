@@ -5,6 +5,7 @@
 
 pub mod access_keys;
 pub mod audit;
+pub mod key_usage;
 mod postgres;
 pub mod sessions;
 pub mod streams;

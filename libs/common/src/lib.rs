@@ -5,10 +5,13 @@
 //! names derived for JetStream objects ([`naming`]), sealed secrets ([`secret`]), roles and
 //! the permission matrix ([`permissions`]), the AWS error vocabulary ([`aws_error`]), the
 //! hash-key space ([`hash_key`]), the record message codec ([`records`]) and partition-key
-//! routing ([`routing`]), and configuration loading ([`config`]). It must never talk to Postgres or NATS itself.
+//! routing ([`routing`]), the gateway's events to the control plane ([`events`]), the client
+//! address behind trusted proxies ([`client_address`]), and configuration loading ([`config`]). It must never talk to Postgres or NATS itself.
 
 pub mod aws_error;
+pub mod client_address;
 pub mod config;
+pub mod events;
 pub mod hash_key;
 pub mod kinesis;
 pub mod naming;
