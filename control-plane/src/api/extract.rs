@@ -116,7 +116,14 @@ mod tests {
     fn the_client_address_believes_only_trusted_proxies() {
         let ip = |text: &str| Some(text.parse::<IpAddr>().unwrap());
         let proxies: &[&str] = &["127.0.0.1/32"];
-        let cases: &[(&str, &[&str], Option<&[&str]>, Option<IpAddr>)] = &[
+        /// Peer, `X-Forwarded-For` lines, trusted proxies (if configured), the answer.
+        type Case<'a> = (
+            &'a str,
+            &'a [&'a str],
+            Option<&'a [&'a str]>,
+            Option<IpAddr>,
+        );
+        let cases: &[Case] = &[
             ("127.0.0.1", &["203.0.113.7"], None, ip("127.0.0.1")),
             ("127.0.0.1", &["203.0.113.7"], Some(&[]), ip("127.0.0.1")),
             (

@@ -253,6 +253,8 @@ mod tests {
     }
 
     #[test]
+    // `Jail`'s closure returns figment's own (large) error type.
+    #[allow(clippy::result_large_err)]
     fn trusted_proxies_come_from_a_list_or_a_comma_separated_variable() {
         use figment::Jail;
         Jail::expect_with(|jail| {
