@@ -5,7 +5,7 @@
 use std::time::{Duration, Instant};
 
 use aws_sdk_kinesis::primitives::Blob;
-use fjord_e2e::{Fjord, Options, Tenant, expect_error, stream_name};
+use fjord_e2e::{Fjord, Options, Tenant, expect_error, sdk_client, stream_name};
 use serde_json::{Value, json};
 
 /// A short flush so tests see key usage quickly.
@@ -410,5 +410,65 @@ async fn behind_a_trusted_proxy_the_forwarded_address_is_audited() {
         assert_eq!(created[0]["source_ip"], expected, "{created:#?}");
         let sign_ins = get(&fjord, &token, "/audit?action=auth:SignIn&outcome=failure").await;
         assert_eq!(sign_ins["items"][0]["source_ip"], expected, "{sign_ins:#}");
+    }
+}
+
+#[tokio::test]
+async fn events_sent_while_the_control_plane_is_down_are_applied_when_it_returns() {
+    let mut fjord = Fjord::start_with(fast_events(&[])).await.unwrap();
+    let tenant = fjord.create_tenant("acme").await.unwrap();
+    let token = owner_session(&fjord, "acme").await;
+    let viewer = viewer_key(&fjord, &tenant).await;
+    // A gateway of its own, which outlives the control plane (and the first gateway).
+    let gateway = fjord.start_gateway().await.unwrap();
+    let client = sdk_client(
+        &gateway.endpoint,
+        &viewer.access_key_id,
+        &viewer.secret_access_key,
+    );
+    // Warm the gateway's catalog with the viewer key while everything runs.
+    client.list_streams().send().await.unwrap();
+
+    fjord.kill9();
+    expect_error!(
+        client
+            .put_record()
+            .stream_name("while-down")
+            .partition_key("p")
+            .data(Blob::new("x"))
+            .send(),
+        "AccessDeniedException"
+    );
+    // Several flushes pass while nobody consumes.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    fjord.restart().await.unwrap();
+    let entries = audit_until(
+        &fjord,
+        &token,
+        &viewer.access_key_id,
+        Duration::from_secs(10),
+        |entries| !with_action(entries, "kinesis:PutRecord").is_empty(),
+    )
+    .await;
+    let refused = with_action(&entries, "kinesis:PutRecord");
+    assert_eq!(refused.len(), 1, "{entries:#?}");
+    assert_eq!(refused[0]["error_code"], "AccessDeniedException");
+    // The usage flushed after the refusal follows it on the stream.
+    let started = Instant::now();
+    loop {
+        let keys = get(&fjord, &token, "/keys").await;
+        let viewer_entry = keys["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|key| key["access_key_id"] == viewer.access_key_id.as_str())
+            .cloned()
+            .unwrap();
+        if viewer_entry["last_used_at"].is_string() {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(5), "{viewer_entry}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
