@@ -88,7 +88,7 @@ impl EventConsumer {
             .messages()
             .await
             .context("cannot consume gateway events")?;
-        let mut consumer = std::pin::pin!(consumer.take_until(cancel.cancelled_owned()));
+        let mut consumer = std::pin::pin!(consumer.take_until(cancel.clone().cancelled_owned()));
         while let Some(message) = consumer.next().await {
             let message = match message {
                 Ok(message) => message,
@@ -107,7 +107,11 @@ impl EventConsumer {
                 tracing::warn!(%error, "cannot acknowledge a gateway event");
             }
         }
-        Ok(())
+        if cancel.is_cancelled() {
+            Ok(())
+        } else {
+            anyhow::bail!("the gateway events consumer ended (was the events stream deleted?)")
+        }
     }
 
     /// Writes one event; says whether it is done with (applied, or never applicable).

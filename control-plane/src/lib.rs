@@ -108,7 +108,15 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
     let reconciler_cancel = cancel.clone();
     let reconciler_task = tasks.spawn(async move { reconciler.run(reconciler_cancel).await });
     let consumer_cancel = cancel.clone();
-    let consumer_task = tasks.spawn(async move { event_consumer.run(consumer_cancel).await });
+    // A consumer that fails stops the process: events would otherwise pile up unseen.
+    let consumer_task = tasks.spawn(async move {
+        let consumed = event_consumer.run(consumer_cancel.clone()).await;
+        if let Err(error) = &consumed {
+            tracing::error!(%error, "gateway events consumer failed; stopping");
+            consumer_cancel.cancel();
+        }
+        consumed
+    });
     let router = http::router(http::InternalState {
         admin,
         internal_token: std::sync::Arc::from(internal_token),

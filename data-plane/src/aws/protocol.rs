@@ -120,9 +120,9 @@ async fn serve(
             error,
             key: Some(key),
         }) => {
-            // A known key whose signature, clock or state failed: its tenant hears of it.
-            let resource = String::new();
-            report_refusal(gateway, &key, action, resource, &error, &origin);
+            // A known key whose signature, clock or state failed: its tenant hears of it. The
+            // body is not authenticated, so no resource is taken from it.
+            report_refusal(gateway, &key, action, String::new(), &error, &origin);
             return Err(error);
         }
         Err(Refusal { error, key: None }) => return Err(error),
