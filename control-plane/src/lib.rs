@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod gateway_events;
 pub mod http;
 pub mod kinesis;
 pub mod reconciler;
@@ -71,7 +72,16 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
         .with_context(|| format!("cannot connect to NATS at {}", config.nats.url))?;
     let jetstream = jetstream::new(nats);
     let names = Names::new(&config.nats.prefix);
+    // The events stream first: a gateway starts sending once it finds the config bucket.
+    let events_stream =
+        gateway_events::ensure_events_stream(&jetstream, &names, config.nats.replicas).await?;
     let config_bucket = config_bucket(&jetstream, &names, config.nats.replicas).await?;
+    let event_consumer = gateway_events::EventConsumer {
+        store: store.clone(),
+        stream: events_stream,
+        names: names.clone(),
+    };
+    let trusted_proxies = config.trusted_proxies()?;
 
     let shards = shards::Shards::new(jetstream.clone(), names.clone());
     let reconciler = Reconciler {
@@ -97,11 +107,23 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
     let tasks = TaskTracker::new();
     let reconciler_cancel = cancel.clone();
     let reconciler_task = tasks.spawn(async move { reconciler.run(reconciler_cancel).await });
+    let consumer_cancel = cancel.clone();
+    // A consumer that fails stops the process: events would otherwise pile up unseen.
+    let consumer_task = tasks.spawn(async move {
+        let consumed = event_consumer.run(consumer_cancel.clone()).await;
+        if let Err(error) = &consumed {
+            tracing::error!(%error, "gateway events consumer failed; stopping");
+            consumer_cancel.cancel();
+        }
+        consumed
+    });
     let router = http::router(http::InternalState {
         admin,
         internal_token: std::sync::Arc::from(internal_token),
     })
-    .merge(api::router(api_state));
+    .merge(api::router(api_state))
+    // Which peers may name the client in `X-Forwarded-For` (`api::extract::ClientAddress`).
+    .layer(axum::Extension(trusted_proxies));
     let server_cancel = cancel.clone();
     // The peer address feeds sign-in rate limiting.
     let server = axum::serve(
@@ -113,7 +135,11 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
     let served = server.await.context("control plane server failed");
     cancel.cancel();
     let reconciled = reconciler_task.await.context("reconciler panicked")?;
+    let consumed = consumer_task
+        .await
+        .context("gateway events consumer panicked")?;
     tasks.wait().await;
     served?;
-    reconciled
+    reconciled?;
+    consumed
 }

@@ -107,9 +107,22 @@ impl TestApp {
         self.send(request).await
     }
 
-    fn token(&self, tenant: TenantId, role: Role) -> String {
+    /// A bearer token of a new member of `tenant` with `role` (the role is read from the
+    /// membership on every request, so the member must exist).
+    async fn token(&self, tenant: TenantId, role: Role) -> String {
+        let email = format!("member-{}@example.com", uuid::Uuid::now_v7().simple());
+        let user = self
+            .store
+            .create_user(&email, "$argon2id$not-a-real-hash", false)
+            .await
+            .unwrap();
+        let user_id = UserId(user.id);
+        self.store
+            .put_membership(tenant, user_id, role)
+            .await
+            .unwrap();
         self.sessions
-            .issue(UserId(uuid::Uuid::now_v7()), tenant, role, Utc::now())
+            .issue(user_id, tenant, role, Utc::now())
             .unwrap()
             .token
     }
@@ -212,7 +225,7 @@ async fn mutating_internal_calls_are_recorded_and_reads_are_not(pool: PgPool) {
         .await;
     assert_eq!(tagged.status, StatusCode::OK, "{}", tagged.body);
 
-    let page = app.audit(&app.token(acme, Role::Admin), "").await;
+    let page = app.audit(&app.token(acme, Role::Admin).await, "").await;
     assert_eq!(page.status, StatusCode::OK, "{}", page.body);
     let entries = items(&page);
     let actions: Vec<&str> = entries
@@ -358,11 +371,11 @@ async fn only_admins_and_owners_read_the_log(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (acme, _) = tenants(&app.store).await;
     for role in [Role::Viewer, Role::Developer] {
-        let answer = app.audit(&app.token(acme, role), "").await;
+        let answer = app.audit(&app.token(acme, role).await, "").await;
         assert_problem(&answer, StatusCode::FORBIDDEN);
     }
     for role in [Role::Admin, Role::Owner] {
-        let answer = app.audit(&app.token(acme, role), "").await;
+        let answer = app.audit(&app.token(acme, role).await, "").await;
         assert_eq!(answer.status, StatusCode::OK, "{role}: {}", answer.body);
         assert_eq!(answer.body, json!({"items": [], "next_cursor": null}));
     }
@@ -427,7 +440,7 @@ async fn pages_walk_the_whole_log_without_gaps_or_duplicates(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (acme, _) = tenants(&app.store).await;
     seed_entries(&app.store, acme, 23).await;
-    let token = app.token(acme, Role::Owner);
+    let token = app.token(acme, Role::Owner).await;
 
     let all = walk(&app, &token, "", 500).await;
     assert_eq!(all.len(), 23);
@@ -472,8 +485,8 @@ async fn tenants_see_only_their_own_entries_and_cursors(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (acme, globex) = tenants(&app.store).await;
     seed_entries(&app.store, acme, 5).await;
-    let acme_token = app.token(acme, Role::Admin);
-    let globex_token = app.token(globex, Role::Admin);
+    let acme_token = app.token(acme, Role::Admin).await;
+    let globex_token = app.token(globex, Role::Admin).await;
 
     let globex_page = app.audit(&globex_token, "").await;
     assert_eq!(globex_page.body, json!({"items": [], "next_cursor": null}));
@@ -496,7 +509,7 @@ async fn bad_queries_are_problems(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let (acme, _) = tenants(&app.store).await;
     seed_entries(&app.store, acme, 3).await;
-    let token = app.token(acme, Role::Admin);
+    let token = app.token(acme, Role::Admin).await;
     let cursor = app.audit(&token, "?limit=1").await.body["next_cursor"]
         .as_str()
         .unwrap()

@@ -8,6 +8,7 @@ use async_nats::jetstream;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use bytes::Bytes;
 use fjord_common::aws_error::AwsError;
+use fjord_common::client_address::TrustedProxies;
 use fjord_common::naming::Names;
 use fjord_common::sigv4::SigningKeyCache;
 use fjord_common::stream_ref::{Validation, resolve_stream_name};
@@ -18,6 +19,7 @@ use uuid::Uuid;
 use crate::aws::forward::Forwarder;
 use crate::aws::kinesis::Caller;
 use crate::catalog::{CachedStream, Catalog};
+use crate::events::GatewayEvents;
 
 /// Everything a request needs; cheap to share.
 pub(crate) struct Gateway {
@@ -30,6 +32,10 @@ pub(crate) struct Gateway {
     pub(crate) forwarder: Forwarder,
     /// Largest JetStream message the server accepts, less room for headers.
     pub(crate) max_message_bytes: usize,
+    /// Key usage and refused calls for the control plane (ADR 009).
+    pub(crate) events: Arc<GatewayEvents>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub(crate) trusted_proxies: TrustedProxies,
 }
 
 /// One JetStream message read from a shard.

@@ -7,6 +7,7 @@
 
 mod aws;
 mod catalog;
+mod events;
 mod gateway;
 mod iterator;
 
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::aws::forward::Forwarder;
 use crate::catalog::Catalog;
+use crate::events::{GatewayEvents, RefusalPolicy};
 use crate::gateway::Gateway;
 
 /// Room left in a NATS message for headers and framing.
@@ -51,10 +53,15 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
         }
     };
     let catalog = Catalog::new(bucket, master_key.secret_box());
+    let (events, event_queue) = GatewayEvents::new(RefusalPolicy {
+        per_window: config.gateway.refused_calls_per_window,
+        window: Duration::from_millis(config.gateway.refused_calls_window_ms),
+    });
+    let events = Arc::new(events);
     let gateway = Arc::new(Gateway {
         catalog: catalog.clone(),
-        jetstream,
-        names,
+        jetstream: jetstream.clone(),
+        names: names.clone(),
         iterators: TokenSigner::new(master_key.derive("shard-iterators")),
         iterator_lifetime_ms: config.gateway.iterator_lifetime_ms,
         signing_keys: SigningKeyCache::new(),
@@ -62,6 +69,8 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
         max_message_bytes: max_payload
             .saturating_sub(MESSAGE_OVERHEAD_BYTES)
             .max(64 * 1024),
+        events: events.clone(),
+        trusted_proxies: config.trusted_proxies()?,
     });
     if max_payload < 2 * 1024 * 1024 {
         tracing::warn!(
@@ -74,17 +83,36 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
         .with_context(|| format!("cannot listen on {}", config.gateway.listen))?;
     tracing::info!(listen = %config.gateway.listen, "gateway listening");
     let watch = tokio::spawn(catalog.watch(cancel.clone()));
+    // The event path to the control plane: the flusher and every request queue events; the
+    // publisher drains the queue until the gateway (the last sender) is gone.
+    let events_cancel = CancellationToken::new();
+    let flusher = tokio::spawn(events::run_flusher(
+        events,
+        Duration::from_millis(config.gateway.key_usage_flush_ms),
+        events_cancel.clone(),
+    ));
+    let publisher = tokio::spawn(events::run_publisher(
+        jetstream,
+        names,
+        event_queue,
+        events_cancel.clone(),
+    ));
     let server_cancel = cancel.clone();
     // The peer address is the source ip of audited calls.
     let served = axum::serve(
         listener,
-        aws::protocol::router(gateway)
+        aws::protocol::router(gateway.clone())
             .into_make_service_with_connect_info::<std::net::SocketAddr>(),
     )
     .with_graceful_shutdown(async move { server_cancel.cancelled().await })
     .await
     .context("gateway server failed");
     cancel.cancel();
+    // Served requests are done: send the last usage, then publish what is queued.
+    events_cancel.cancel();
+    flusher.await.context("event flusher panicked")?;
+    drop(gateway);
+    publisher.await.context("event publisher panicked")?;
     watch.await.context("config watch panicked")??;
     served
 }

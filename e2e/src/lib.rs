@@ -67,6 +67,32 @@ pub fn nats_url() -> String {
     std::env::var("FJORD__NATS__URL").unwrap_or_else(|_| "nats://127.0.0.1:4333".to_owned())
 }
 
+/// A `fjord gateway` process of its own on an installation (see [`Fjord::start_gateway`]),
+/// killed when dropped.
+pub struct Gateway {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An official SDK client for `endpoint`, retries off so errors surface as they are.
+pub fn sdk_client(endpoint: &str, access_key_id: &str, secret: &str) -> aws_sdk_kinesis::Client {
+    let config = aws_sdk_kinesis::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(access_key_id, secret, None, None, "e2e"))
+        .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_kinesis::Client::from_conf(config)
+}
+
 /// Options for a started Fjord.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -256,14 +282,46 @@ impl Fjord {
     }
 
     pub fn client_with_secret(&self, access_key_id: &str, secret: &str) -> aws_sdk_kinesis::Client {
-        let config = aws_sdk_kinesis::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(REGION))
-            .endpoint_url(&self.endpoint)
-            .credentials_provider(Credentials::new(access_key_id, secret, None, None, "e2e"))
-            .retry_config(aws_sdk_kinesis::config::retry::RetryConfig::disabled())
-            .build();
-        aws_sdk_kinesis::Client::from_conf(config)
+        sdk_client(&self.endpoint, access_key_id, secret)
+    }
+
+    /// Starts a second gateway alone (`fjord gateway`) on this installation, on a port of its
+    /// own, and waits until it is healthy. It keeps running when this `Fjord` is killed.
+    pub async fn start_gateway(&self) -> anyhow::Result<Gateway> {
+        let port = free_port();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path.with_extension(format!("gateway-{port}.log")))?;
+        let child = Command::new(fjord_binary())
+            .arg("gateway")
+            .envs(self.env.iter().cloned())
+            .env("FJORD__GATEWAY__LISTEN", format!("127.0.0.1:{port}"))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .with_context(|| format!("cannot start {}", fjord_binary().display()))?;
+        let gateway = Gateway {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let client = reqwest::Client::new();
+        loop {
+            if let Ok(response) = client
+                .get(format!("{}/health", gateway.endpoint))
+                .send()
+                .await
+                && response.status().is_success()
+            {
+                return Ok(gateway);
+            }
+            if Instant::now() > deadline {
+                bail!("the extra gateway did not become healthy in 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// A raw request signed with SigV4 at `time`: status and body.
@@ -277,6 +335,27 @@ impl Fjord {
         self.raw_with(reqwest::Client::new(), tenant, target, body, time)
             .await
             .map(|(status, _, value)| (status, value))
+    }
+
+    /// Like [`Fjord::raw`] with extra headers added after signing (e.g. `X-Forwarded-For`,
+    /// as a proxy adds it).
+    pub async fn raw_with_headers(
+        &self,
+        tenant: Option<&Tenant>,
+        target: &str,
+        body: &[u8],
+        extra_headers: &[(&str, &str)],
+    ) -> anyhow::Result<(u16, serde_json::Value)> {
+        self.raw_inner(
+            reqwest::Client::new(),
+            tenant,
+            target,
+            body,
+            SystemTime::now(),
+            extra_headers,
+        )
+        .await
+        .map(|(status, _, value)| (status, value))
     }
 
     /// Like [`Fjord::raw`] over cleartext HTTP/2 with prior knowledge (as the JavaScript v3
@@ -300,6 +379,19 @@ impl Fjord {
         body: &[u8],
         time: SystemTime,
     ) -> anyhow::Result<(u16, reqwest::Version, serde_json::Value)> {
+        self.raw_inner(client, tenant, target, body, time, &[])
+            .await
+    }
+
+    async fn raw_inner(
+        &self,
+        client: reqwest::Client,
+        tenant: Option<&Tenant>,
+        target: &str,
+        body: &[u8],
+        time: SystemTime,
+        extra_headers: &[(&str, &str)],
+    ) -> anyhow::Result<(u16, reqwest::Version, serde_json::Value)> {
         let mut headers = vec![
             (
                 "content-type".to_owned(),
@@ -321,6 +413,9 @@ impl Fjord {
             if name != "host" {
                 request = request.header(name, value);
             }
+        }
+        for (name, value) in extra_headers {
+            request = request.header(*name, *value);
         }
         let response = request.send().await?;
         let status = response.status().as_u16();

@@ -349,6 +349,26 @@ async fn a_developer_key_manages_streams_and_records_within_its_role_and_tenant(
         refused.is_none_or(|entry| entry["outcome"] != "success"),
         "{audit}"
     );
+
+    // REST calls count as use: the viewer key, never used on the Kinesis endpoint, shows a
+    // `last_used_at` in the key list.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let (status, keys) = call(&fjord, &owner, "GET", "/keys", None).await;
+        assert_eq!(status, 200, "{keys}");
+        let listed = keys["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|key| key["access_key_id"] == viewer.id.as_str())
+            .cloned()
+            .unwrap_or_else(|| panic!("the viewer key is not in {keys}"));
+        if listed["last_used_at"].is_string() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no last_used_at: {listed}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
+use fjord_common::client_address::{FORWARDED_FOR_HEADER, TrustedProxies};
 use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use serde::de::DeserializeOwned;
 
@@ -62,7 +63,10 @@ where
     }
 }
 
-/// The peer address of the connection, when the server records it (tests may not).
+/// The client's address: the connection's peer, or, when the peer is one of the trusted
+/// proxies (a [`TrustedProxies`] request extension, which the control plane adds from
+/// `http.trusted_proxies`), the address it forwarded. `None` when the server does not record
+/// peers (tests may not).
 #[derive(Debug, Clone, Copy)]
 pub struct ClientAddress(pub Option<IpAddr>);
 
@@ -70,18 +74,88 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(address)| address.ip()),
-        ))
+        Ok(Self(client_address(parts)))
     }
+}
+
+fn client_address(parts: &Parts) -> Option<IpAddr> {
+    let ConnectInfo(peer) = parts.extensions.get::<ConnectInfo<SocketAddr>>()?;
+    let Some(trusted) = parts.extensions.get::<TrustedProxies>() else {
+        return Some(peer.ip().to_canonical());
+    };
+    let forwarded_for = parts
+        .headers
+        .get_all(FORWARDED_FOR_HEADER)
+        .iter()
+        .map(|value| value.as_bytes());
+    Some(trusted.client_address(peer.ip(), forwarded_for))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn parts(peer: &str, forwarded_for: &[&str], trusted: Option<&[&str]>) -> Parts {
+        let mut request = axum::http::Request::builder();
+        for value in forwarded_for {
+            request = request.header(FORWARDED_FOR_HEADER, *value);
+        }
+        let (mut parts, ()) = request.body(()).unwrap().into_parts();
+        parts
+            .extensions
+            .insert(ConnectInfo(SocketAddr::new(peer.parse().unwrap(), 1234)));
+        if let Some(trusted) = trusted {
+            parts
+                .extensions
+                .insert(TrustedProxies::parse(trusted).unwrap());
+        }
+        parts
+    }
+
+    #[test]
+    fn the_client_address_believes_only_trusted_proxies() {
+        let ip = |text: &str| Some(text.parse::<IpAddr>().unwrap());
+        let proxies: &[&str] = &["127.0.0.1/32"];
+        /// Peer, `X-Forwarded-For` lines, trusted proxies (if configured), the answer.
+        type Case<'a> = (
+            &'a str,
+            &'a [&'a str],
+            Option<&'a [&'a str]>,
+            Option<IpAddr>,
+        );
+        let cases: &[Case] = &[
+            ("127.0.0.1", &["203.0.113.7"], None, ip("127.0.0.1")),
+            ("127.0.0.1", &["203.0.113.7"], Some(&[]), ip("127.0.0.1")),
+            (
+                "127.0.0.1",
+                &["203.0.113.7"],
+                Some(proxies),
+                ip("203.0.113.7"),
+            ),
+            (
+                "127.0.0.1",
+                &["9.9.9.9", "203.0.113.7"],
+                Some(proxies),
+                ip("203.0.113.7"),
+            ),
+            (
+                "192.0.2.5",
+                &["203.0.113.7"],
+                Some(proxies),
+                ip("192.0.2.5"),
+            ),
+            ("::ffff:127.0.0.1", &[], None, ip("127.0.0.1")),
+        ];
+        for (peer, headers, trusted, expected) in cases {
+            assert_eq!(
+                client_address(&parts(peer, headers, *trusted)),
+                *expected,
+                "{peer} {headers:?} {trusted:?}"
+            );
+        }
+        let (no_peer, ()) = axum::http::Request::new(()).into_parts();
+        assert_eq!(client_address(&no_peer), None);
+    }
 
     #[test]
     fn json_content_types() {

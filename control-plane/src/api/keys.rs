@@ -98,7 +98,8 @@ pub struct KeyView {
     pub enabled: bool,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
-    /// Not tracked yet: always null.
+    /// When the key last authenticated a call (Kinesis endpoint or REST), to within the
+    /// gateway's usage flush interval (10 s by default); null if never used.
     #[schema(value_type = Option<String>, format = DateTime)]
     pub last_used_at: Option<DateTime<Utc>>,
 }

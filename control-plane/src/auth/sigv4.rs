@@ -118,6 +118,17 @@ async fn verify(state: &ApiState, request: Request) -> Result<Request, Problem> 
         &signing_key,
     )
     .map_err(signature_problem)?;
+    // `last_used_at` for the key list, off the request's path; only ever moves forward.
+    let store = state.store.clone();
+    let (tenant_id, key_id) = (key.tenant_id, authorization.access_key_id.clone());
+    tokio::spawn(async move {
+        if let Err(error) = store
+            .touch_access_key(tenant_id, &key_id, chrono::Utc::now())
+            .await
+        {
+            tracing::warn!(%error, access_key_id = %key_id, "could not record the key's use");
+        }
+    });
     parts.extensions.insert(SignedAccessKey {
         tenant_id: key.tenant_id,
         access_key_id: authorization.access_key_id,

@@ -240,16 +240,44 @@ impl Store {
     /// Appends `entry` to the tenant's audit log; returns the new entry's id.
     pub async fn append_audit(&self, tenant_id: TenantId, entry: &AuditEntry) -> StoreResult<Uuid> {
         let id = Uuid::now_v7();
+        self.insert_audit(tenant_id, id, None, entry).await?;
+        Ok(id)
+    }
+
+    /// Appends `entry` under a given id and time (an event reported by the gateway), once:
+    /// `false` if an entry with this id already exists (a redelivered event).
+    pub async fn append_audit_once(
+        &self,
+        tenant_id: TenantId,
+        id: Uuid,
+        occurred_at: DateTime<Utc>,
+        entry: &AuditEntry,
+    ) -> StoreResult<bool> {
+        self.insert_audit(tenant_id, id, Some(occurred_at), entry)
+            .await
+    }
+
+    /// Inserts one row; `false` if the id was taken.
+    async fn insert_audit(
+        &self,
+        tenant_id: TenantId,
+        id: Uuid,
+        occurred_at: Option<DateTime<Utc>>,
+        entry: &AuditEntry,
+    ) -> StoreResult<bool> {
         let mut details = entry.details.to_string();
         if details.len() > MAX_DETAILS_BYTES || !entry.details.is_object() {
             details = r#"{"truncated":true}"#.to_owned();
         }
         // jsonb cannot hold NUL either.
         let details = details.replace("\\u0000", "\\ufffd");
-        sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO audit_log (id, tenant_id, actor_type, actor_id, action, resource,
-                                    source_ip, user_agent, outcome, error_code, request_id, details)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb)",
+                                    source_ip, user_agent, outcome, error_code, request_id, details,
+                                    occurred_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12::jsonb,
+                     COALESCE($13, now()))
+             ON CONFLICT (id) DO NOTHING",
         )
         .bind(id)
         .bind(tenant_id.0)
@@ -263,9 +291,10 @@ impl Store {
         .bind(clip_optional(&entry.error_code, MAX_SHORT))
         .bind(clip_optional(&entry.request_id, MAX_SHORT))
         .bind(details)
+        .bind(occurred_at)
         .execute(&self.pool)
         .await?;
-        Ok(id)
+        Ok(inserted.rows_affected() == 1)
     }
 
     /// Appends `entry`, logging (never returning) a failure: auditing must not break the call

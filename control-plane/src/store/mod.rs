@@ -6,6 +6,7 @@
 pub mod access_keys;
 pub mod audit;
 pub mod invitations;
+pub mod key_usage;
 pub mod members;
 mod postgres;
 pub mod quotas;

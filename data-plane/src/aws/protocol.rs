@@ -14,11 +14,15 @@ use axum::http::{HeaderValue, Request, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use fjord_common::aws_error::{AwsError, AwsErrorKind};
+use fjord_common::client_address::FORWARDED_FOR_HEADER;
+use fjord_common::events::RefusedCall;
 use fjord_common::sigv4::{self, SigV4Error};
 use futures::FutureExt as _;
 use http_body_util::{BodyExt as _, Limited};
 
-use super::kinesis::{Caller, MAX_PUT_RECORDS_BYTES, Origin, authorize, dispatch, is_known_action};
+use super::kinesis::{
+    Caller, MAX_PUT_RECORDS_BYTES, Origin, authorize, dispatch, is_known_action, resource_arn,
+};
 use crate::gateway::Gateway;
 
 /// Largest request body accepted: a full PutRecords (5 MiB of data) base64 encoded, with
@@ -109,8 +113,24 @@ async fn serve(
             }
         })?
         .to_bytes();
-    let (mut caller, region) = authenticate(gateway, &parts, &body).await?;
-    caller.origin = origin(&parts, request_id);
+    let origin = origin(gateway, &parts, request_id);
+    let (mut caller, region) = match authenticate(gateway, &parts, &body).await {
+        Ok(authenticated) => authenticated,
+        Err(Refusal {
+            error,
+            key: Some(key),
+        }) => {
+            // A known key whose signature, clock or state failed: its tenant hears of it. The
+            // body is not authenticated, so no resource is taken from it.
+            report_refusal(gateway, &key, action, String::new(), &error, &origin);
+            return Err(error);
+        }
+        Err(Refusal { error, key: None }) => return Err(error),
+    };
+    gateway
+        .events
+        .key_used(caller.tenant_id, &caller.access_key_id);
+    caller.origin = origin;
     if !is_known_action(action) {
         return Err(AwsError::new(
             AwsErrorKind::UnknownOperationException,
@@ -121,7 +141,15 @@ async fn serve(
             },
         ));
     }
-    authorize(&caller, action, &region, &body)?;
+    if let Err(error) = authorize(&caller, action, &region, &body) {
+        let key = KnownKey {
+            tenant_id: caller.tenant_id,
+            access_key_id: caller.access_key_id.clone(),
+        };
+        let resource = resource_arn(&caller, &region, &body);
+        report_refusal(gateway, &key, action, resource, &error, &caller.origin);
+        return Err(error);
+    }
     dispatch(gateway, &caller, action, body).await
 }
 
@@ -131,31 +159,88 @@ fn too_large() -> AwsError {
     ))
 }
 
+/// An access key the catalog knows, named by a request that was refused.
+struct KnownKey {
+    tenant_id: uuid::Uuid,
+    access_key_id: String,
+}
+
+/// Why authentication failed, and the key the request named if the catalog knows it (then the
+/// refusal goes to that key's tenant's audit log).
+struct Refusal {
+    error: AwsError,
+    key: Option<KnownKey>,
+}
+
+impl From<AwsError> for Refusal {
+    fn from(error: AwsError) -> Self {
+        Self { error, key: None }
+    }
+}
+
+/// Sends a refused call of a known key to its tenant's audit log (bounded per key).
+fn report_refusal(
+    gateway: &Gateway,
+    key: &KnownKey,
+    action: &str,
+    resource: String,
+    error: &AwsError,
+    origin: &Origin,
+) {
+    let action = if is_known_action(action) {
+        action
+    } else {
+        "Unknown"
+    };
+    gateway.events.refused(RefusedCall {
+        tenant_id: key.tenant_id,
+        access_key_id: key.access_key_id.clone(),
+        action: action.to_owned(),
+        resource,
+        error_code: error.kind.type_name().to_owned(),
+        source_ip: origin.source_ip.clone(),
+        user_agent: origin.user_agent.clone(),
+        request_id: origin.request_id.clone(),
+    });
+}
+
 /// Verifies the request's signature; the access key selects the tenant and the role. Also
 /// returns the region the request was signed for.
 async fn authenticate(
     gateway: &Gateway,
     parts: &axum::http::request::Parts,
     body: &[u8],
-) -> Result<(Caller, String), AwsError> {
+) -> Result<(Caller, String), Refusal> {
     let authorization =
         sigv4::parse_request(&parts.uri, &parts.headers).map_err(signature_error)?;
-    sigv4::check_clock_skew(&authorization, chrono::Utc::now()).map_err(signature_error)?;
-    let key = match gateway
+    let clock = sigv4::check_clock_skew(&authorization, chrono::Utc::now());
+    let Some(key) = gateway
         .catalog
         .access_key(&authorization.access_key_id)
         .await
-    {
-        Some(key) if key.enabled => key,
-        _ => {
-            return Err(AwsError::new(
-                AwsErrorKind::UnrecognizedClientException,
-                "The security token included in the request is invalid.",
-            ));
-        }
+    else {
+        tracing::info!(
+            access_key_id = %authorization.access_key_id,
+            "refused a call signed with an unknown access key"
+        );
+        return Err(clock
+            .map_or_else(signature_error, |()| unrecognized_client())
+            .into());
     };
+    let known = || KnownKey {
+        tenant_id: key.tenant_id,
+        access_key_id: authorization.access_key_id.clone(),
+    };
+    let refuse = |error: AwsError| Refusal {
+        error,
+        key: Some(known()),
+    };
+    clock.map_err(|error| refuse(signature_error(error)))?;
+    if !key.enabled {
+        return Err(refuse(unrecognized_client()));
+    }
     sigv4::check_scope(&authorization, &authorization.region, &["kinesis"])
-        .map_err(signature_error)?;
+        .map_err(|error| refuse(signature_error(error)))?;
     let payload_hash = sigv4::sha256_hex(body);
     if let Some(declared) = parts
         .headers
@@ -164,10 +249,10 @@ async fn authenticate(
         && declared != "UNSIGNED-PAYLOAD"
         && declared != payload_hash
     {
-        return Err(AwsError::new(
+        return Err(refuse(AwsError::new(
             AwsErrorKind::InvalidSignatureException,
             "The provided 'x-amz-content-sha256' header does not match what was computed.",
-        ));
+        )));
     }
     let signing_key = gateway.signing_keys.get_or_derive(
         &authorization.access_key_id,
@@ -184,7 +269,7 @@ async fn authenticate(
         &payload_hash,
         &signing_key,
     )
-    .map_err(signature_error)?;
+    .map_err(|error| refuse(signature_error(error)))?;
     Ok((
         Caller {
             tenant_id: key.tenant_id,
@@ -197,14 +282,31 @@ async fn authenticate(
     ))
 }
 
-/// The peer address (when the server records it: tests may not), the client's `User-Agent`
-/// and the request id.
-fn origin(parts: &axum::http::request::Parts, request_id: &str) -> Origin {
+fn unrecognized_client() -> AwsError {
+    AwsError::new(
+        AwsErrorKind::UnrecognizedClientException,
+        "The security token included in the request is invalid.",
+    )
+}
+
+/// The client's address (the peer's, or behind a trusted proxy the one it forwarded; absent
+/// when the server does not record peers: tests may not), its `User-Agent` and the request id.
+fn origin(gateway: &Gateway, parts: &axum::http::request::Parts, request_id: &str) -> Origin {
+    let forwarded_for = parts
+        .headers
+        .get_all(FORWARDED_FOR_HEADER)
+        .iter()
+        .map(|value| value.as_bytes());
     Origin {
         source_ip: parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(address)| address.ip().to_string()),
+            .map(|ConnectInfo(peer)| {
+                gateway
+                    .trusted_proxies
+                    .client_address(peer.ip(), forwarded_for)
+                    .to_string()
+            }),
         user_agent: parts
             .headers
             .get(header::USER_AGENT)

@@ -8,6 +8,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::client_address::TrustedProxies;
 use crate::naming::is_valid_prefix;
 use crate::secret::MasterKey;
 
@@ -36,6 +37,38 @@ pub struct FjordConfig {
     pub security: SecurityConfig,
     pub gateway: GatewayConfig,
     pub control_plane: ControlPlaneConfig,
+    pub http: HttpConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Reverse proxies whose `X-Forwarded-For` is believed, as address ranges (`10.0.0.0/8`,
+    /// `::1/128`); a list in TOML, comma-separated in `FJORD__HTTP__TRUSTED_PROXIES`. Empty
+    /// (the default): the TCP peer is the client address. Used by both planes.
+    #[serde(deserialize_with = "list_or_comma_separated")]
+    pub trusted_proxies: Vec<String>,
+}
+
+/// A list, or one string of comma-separated items (as an environment variable gives it).
+fn list_or_comma_separated<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum ListOrString {
+        List(Vec<String>),
+        String(String),
+    }
+    Ok(match ListOrString::deserialize(deserializer)? {
+        ListOrString::List(items) => items,
+        ListOrString::String(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -72,6 +105,13 @@ pub struct GatewayConfig {
     pub control_plane_url: String,
     /// How long a shard iterator stays valid. AWS uses 5 minutes; change it only for tests.
     pub iterator_lifetime_ms: i64,
+    /// How often the gateway sends the control plane the access keys used since the last
+    /// flush (`access_keys.last_used_at`); one event per flush, not per request.
+    pub key_usage_flush_ms: u64,
+    /// Refused calls of one key sent to the audit log one by one per window and gateway
+    /// process; beyond it they are counted and summarized in one event.
+    pub refused_calls_per_window: u32,
+    pub refused_calls_window_ms: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -120,6 +160,9 @@ impl Default for FjordConfig {
                 listen: "127.0.0.1:4566".to_owned(),
                 control_plane_url: "http://127.0.0.1:4567".to_owned(),
                 iterator_lifetime_ms: 300_000,
+                key_usage_flush_ms: 10_000,
+                refused_calls_per_window: 60,
+                refused_calls_window_ms: 60_000,
             },
             control_plane: ControlPlaneConfig {
                 listen: "127.0.0.1:4567".to_owned(),
@@ -131,6 +174,9 @@ impl Default for FjordConfig {
                 write_records_per_second: 0,
                 write_bytes_per_second: 0,
                 reconcile_interval_ms: 1000,
+            },
+            http: HttpConfig {
+                trusted_proxies: Vec::new(),
             },
         }
     }
@@ -167,7 +213,19 @@ impl FjordConfig {
         {
             bail!("region must be a region name such as us-east-1");
         }
+        if self.gateway.key_usage_flush_ms == 0 || self.gateway.refused_calls_window_ms == 0 {
+            bail!(
+                "gateway.key_usage_flush_ms and gateway.refused_calls_window_ms must be positive"
+            );
+        }
+        self.trusted_proxies()?;
         Ok(())
+    }
+
+    /// The parsed `http.trusted_proxies`.
+    pub fn trusted_proxies(&self) -> anyhow::Result<TrustedProxies> {
+        TrustedProxies::parse(&self.http.trusted_proxies)
+            .context("http.trusted_proxies must be address ranges")
     }
 
     /// The master key, which every role needs; a missing or malformed one stops start-up.
@@ -207,5 +265,34 @@ mod tests {
         let mut config = FjordConfig::default();
         config.nats.prefix = "Bad.Prefix".to_owned();
         assert!(config.validate().is_err());
+        let mut config = FjordConfig::default();
+        config.http.trusted_proxies = vec!["10.0.0.0/33".to_owned()];
+        assert!(config.validate().is_err());
+    }
+
+    #[test]
+    // `Jail`'s closure returns figment's own (large) error type.
+    #[allow(clippy::result_large_err)]
+    fn trusted_proxies_come_from_a_list_or_a_comma_separated_variable() {
+        use figment::Jail;
+        Jail::expect_with(|jail| {
+            jail.set_env("FJORD__HTTP__TRUSTED_PROXIES", "127.0.0.1/32, 10.0.0.0/8");
+            let config = FjordConfig::load(None).map_err(|error| error.to_string())?;
+            assert_eq!(config.http.trusted_proxies, ["127.0.0.1/32", "10.0.0.0/8"]);
+            jail.create_file("fjord.toml", "[http]\ntrusted_proxies = [\"::1/128\"]\n")?;
+            jail.clear_env();
+            let config = FjordConfig::load(Some(std::path::Path::new("fjord.toml")))
+                .map_err(|error| error.to_string())?;
+            assert_eq!(config.http.trusted_proxies, ["::1/128"]);
+            assert!(
+                config
+                    .trusted_proxies()
+                    .unwrap()
+                    .is_trusted("::1".parse().unwrap())
+            );
+            jail.set_env("FJORD__HTTP__TRUSTED_PROXIES", "not-a-range");
+            assert!(FjordConfig::load(None).is_err());
+            Ok(())
+        });
     }
 }

@@ -32,6 +32,27 @@ impl Names {
         format!("fj.{}.{}.{shard_index}", self.prefix, stream_id.simple())
     }
 
+    /// The JetStream stream of events the gateway sends the control plane (ADR 009). Upper
+    /// case after the prefix, so it never looks like a shard stream (ids are lower-case hex).
+    pub fn events_stream(&self) -> String {
+        format!("FJ_{}_EVENTS", self.prefix)
+    }
+
+    /// Every subject of the events stream.
+    pub fn events_subjects(&self) -> String {
+        format!("fj.{}.events.>", self.prefix)
+    }
+
+    /// The subject of one kind of event (`usage`, `audit`).
+    pub fn events_subject(&self, kind: &str) -> String {
+        format!("fj.{}.events.{kind}", self.prefix)
+    }
+
+    /// The durable consumer every control-plane process shares on the events stream.
+    pub fn events_consumer(&self) -> String {
+        "control-plane".to_owned()
+    }
+
     /// KV key of a stream spec: by tenant and name, so a gateway that has not seen a stream yet
     /// can fetch it directly. The name is hex encoded to stay within the key alphabet.
     pub fn stream_key(tenant_id: Uuid, stream_name: &str) -> String {
@@ -74,6 +95,8 @@ mod tests {
             names.shard_subject(stream_id, 3),
             "fj.dev.00000000000000000000000000000000.3"
         );
+        assert_eq!(names.events_stream(), "FJ_dev_EVENTS");
+        assert_eq!(names.events_subject("usage"), "fj.dev.events.usage");
         assert!(is_valid_prefix("dev1"));
         assert!(!is_valid_prefix("Dev"));
         assert!(!is_valid_prefix("a.b"));

@@ -70,7 +70,7 @@ pub(crate) fn authorize(
 }
 
 /// The stream the request names, as an ARN, or every stream of the account.
-fn resource_arn(caller: &Caller, region: &str, body: &[u8]) -> String {
+pub(crate) fn resource_arn(caller: &Caller, region: &str, body: &[u8]) -> String {
     #[derive(serde::Deserialize)]
     struct Target {
         #[serde(rename = "StreamARN")]
