@@ -304,14 +304,22 @@ async fn sign_ins_and_sign_outs_are_recorded_without_the_password(pool: PgPool) 
     assert_eq!(signed_in.status, StatusCode::OK, "{}", signed_in.body);
     let refresh_token = signed_in.body["refresh_token"].as_str().unwrap().to_owned();
     let access_token = signed_in.body["access_token"].as_str().unwrap().to_owned();
-    let signed_out = app
+    let refreshed = app
         .post(
-            "/api/v1/auth/sign-out",
+            "/api/v1/auth/refresh",
             json!({"refresh_token": refresh_token}),
         )
         .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    let rotated_token = refreshed.body["refresh_token"].as_str().unwrap().to_owned();
+    let signed_out = app
+        .post(
+            "/api/v1/auth/sign-out",
+            json!({"refresh_token": rotated_token}),
+        )
+        .await;
     assert_eq!(signed_out.status, StatusCode::NO_CONTENT);
-    // Presenting the revoked token again is reuse: a security event.
+    // Presenting the token that was rotated away is reuse: a security event.
     let reused = app
         .post(
             "/api/v1/auth/refresh",
