@@ -122,7 +122,7 @@ impl TestApp {
             .await
             .unwrap();
         self.sessions
-            .issue(user_id, tenant, role, Utc::now())
+            .issue(user_id, tenant, role, 0, Utc::now())
             .unwrap()
             .token
     }

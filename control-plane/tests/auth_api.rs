@@ -379,6 +379,7 @@ async fn forged_expired_and_foreign_access_tokens_are_refused(pool: PgPool) {
         iat: exp - 900,
         exp,
         jti: Uuid::new_v4(),
+        sep: 0,
     };
     let valid = SessionKeys::new(KEY).sign(&claims(now + 600)).unwrap();
     assert_eq!(

@@ -88,7 +88,7 @@ impl TestApp {
             .map(|(_, _, user)| *user)
             .unwrap_or(UserId(Uuid::now_v7()));
         SessionKeys::new(SESSION_KEY)
-            .issue(user, tenant, role, Utc::now())
+            .issue(user, tenant, role, 0, Utc::now())
             .unwrap()
             .token
     }

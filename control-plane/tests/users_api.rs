@@ -97,7 +97,7 @@ impl TestApp {
 
     fn token_of(&self, user_id: Uuid, tenant: TenantId, role: Role) -> String {
         SessionKeys::new(SESSION_KEY)
-            .issue(UserId(user_id), tenant, role, Utc::now())
+            .issue(UserId(user_id), tenant, role, 0, Utc::now())
             .unwrap()
             .token
     }
@@ -1380,6 +1380,19 @@ async fn members_change_their_own_password_with_the_current_one(pool: PgPool) {
         )
         .await;
     assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    // Access tokens from before the change are refused at once; the new session's work.
+    let second_access = second.body["access_token"].as_str().unwrap();
+    for stale in [access.as_str(), second_access] {
+        assert_problem(
+            &app.call(stale, "GET", "/me", None).await,
+            StatusCode::UNAUTHORIZED,
+        );
+    }
+    for fresh in [&changed, &refreshed] {
+        let token = fresh.body["access_token"].as_str().unwrap();
+        let me = app.call(token, "GET", "/me", None).await;
+        assert_eq!(me.status, StatusCode::OK, "{}", me.body);
+    }
     assert_problem(&sign_in(PASSWORD).await, StatusCode::UNAUTHORIZED);
     assert_eq!(sign_in(NEW_PASSWORD).await.status, StatusCode::OK);
 

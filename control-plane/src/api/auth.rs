@@ -111,9 +111,10 @@ pub(crate) async fn open_session(
     memberships: &[Membership],
 ) -> Result<SessionResponse, Problem> {
     let now = Utc::now();
+    let session_epoch = state.store.session_epoch(user_id).await?;
     let access = state
         .sessions
-        .issue(user_id, chosen.tenant_id, chosen.role, now)
+        .issue(user_id, chosen.tenant_id, chosen.role, session_epoch, now)
         .map_err(|error| Problem::internal(&error))?;
     let refresh = session::new_refresh_token(now).map_err(|error| Problem::internal(&error))?;
     state
@@ -321,9 +322,10 @@ pub async fn refresh(
         }
         Rotation::Refused => return Err(Problem::invalid_refresh_token()),
     };
+    let session_epoch = state.store.session_epoch(user_id).await?;
     let access = state
         .sessions
-        .issue(user_id, tenant_id, role, now)
+        .issue(user_id, tenant_id, role, session_epoch, now)
         .map_err(|error| Problem::internal(&error))?;
     let memberships = state.store.memberships_of(user_id).await?;
     let Some(chosen) = memberships

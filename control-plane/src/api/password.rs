@@ -4,8 +4,9 @@
 //! and wrong guesses count against the sign-in limiter like failed sign-ins. The new password
 //! follows [`crate::auth::password::check_new_password`]. Every refresh token of the user (in
 //! every tenant) is revoked, and the answer is a fresh session in the caller's tenant, so the
-//! caller carries on while other sessions end at their next refresh. Access tokens already
-//! issued elsewhere live out their 15 minutes (ADR 005). Audited as `auth:ChangePassword`;
+//! caller carries on while other sessions end: their refresh tokens are revoked and their
+//! access tokens carry the previous session epoch, which `AuthContext` refuses from the next
+//! request on. Audited as `auth:ChangePassword`;
 //! passwords are never logged or recorded.
 
 use axum::Json;

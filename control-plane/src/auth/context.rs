@@ -8,8 +8,8 @@
 //! check.
 //!
 //! A bearer token names the user and tenant; the role is read from the membership on every
-//! request, so a changed role or a removed member takes effect on the next call rather than
-//! when the 15-minute token expires.
+//! request, so a changed role, a removed member or a changed password takes effect on the next
+//! call rather than when the 15-minute token expires.
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -102,11 +102,11 @@ impl FromRequestParts<ApiState> for AuthContext {
             .ok_or_else(Problem::invalid_token)?;
         let tenant_id = TenantId(claims.tid);
         let user_id = UserId(claims.sub);
-        // The current role, not the one the token was issued with: a removed member or a
-        // disabled user is refused now.
+        // The current role, not the one the token was issued with: a removed member, a
+        // disabled user or a token from before a password change is refused now.
         let role = state
             .store
-            .active_role(tenant_id, user_id)
+            .session_role(tenant_id, user_id, claims.sep)
             .await?
             .ok_or_else(Problem::invalid_token)?;
         Ok(Self {

@@ -35,6 +35,11 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub jti: Uuid,
+    /// The user's session epoch when the token was issued; a password change moves the
+    /// user's epoch on, and tokens of an earlier one are refused. (Tokens from before the
+    /// claim existed read as epoch 0.)
+    #[serde(default)]
+    pub sep: i32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,6 +100,7 @@ impl SessionKeys {
         user_id: UserId,
         tenant_id: TenantId,
         role: Role,
+        session_epoch: i32,
         now: DateTime<Utc>,
     ) -> Result<AccessToken, SessionError> {
         let claims = Claims {
@@ -105,6 +111,7 @@ impl SessionKeys {
             iat: now.timestamp(),
             exp: (now + ACCESS_TOKEN_LIFETIME).timestamp(),
             jti: Uuid::new_v4(),
+            sep: session_epoch,
         };
         Ok(AccessToken {
             token: self.sign(&claims)?,
@@ -161,7 +168,7 @@ mod tests {
         let keys = SessionKeys::new([1; 32]);
         let (user_id, tenant_id) = ids();
         let token = keys
-            .issue(user_id, tenant_id, Role::Admin, Utc::now())
+            .issue(user_id, tenant_id, Role::Admin, 0, Utc::now())
             .unwrap();
         assert_eq!(token.expires_in_seconds, 900);
         let claims = keys.verify(&token.token).unwrap();
@@ -181,7 +188,7 @@ mod tests {
         let (user_id, tenant_id) = ids();
         let issued_long_ago = Utc::now() - chrono::Duration::hours(1);
         let token = keys
-            .issue(user_id, tenant_id, Role::Owner, issued_long_ago)
+            .issue(user_id, tenant_id, Role::Owner, 0, issued_long_ago)
             .unwrap();
         assert!(keys.verify(&token.token).is_none());
         // alg "none" with the same claims.

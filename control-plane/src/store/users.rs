@@ -123,21 +123,35 @@ impl Store {
         Ok(())
     }
 
-    /// The user's role in the tenant, if they are an enabled member of it.
-    pub async fn active_role(
+    /// The user's role in the tenant, if they are an enabled member of it and `session_epoch`
+    /// is still their session epoch (no password change since the token was issued).
+    pub async fn session_role(
         &self,
         tenant_id: TenantId,
         user_id: UserId,
+        session_epoch: i32,
     ) -> StoreResult<Option<Role>> {
         let role = sqlx::query_scalar::<_, String>(
             "SELECT m.role FROM memberships m JOIN users u ON u.id = m.user_id
-             WHERE m.tenant_id = $1 AND m.user_id = $2 AND NOT u.disabled",
+             WHERE m.tenant_id = $1 AND m.user_id = $2 AND NOT u.disabled
+               AND u.session_epoch = $3",
         )
         .bind(tenant_id.0)
         .bind(user_id.0)
+        .bind(session_epoch)
         .fetch_optional(&self.pool)
         .await?;
         role.as_deref().map(role_from_row).transpose()
+    }
+
+    /// The user's current session epoch, for the access tokens issued to them.
+    pub async fn session_epoch(&self, user_id: UserId) -> StoreResult<i32> {
+        Ok(
+            sqlx::query_scalar::<_, i32>("SELECT session_epoch FROM users WHERE id = $1")
+                .bind(user_id.0)
+                .fetch_one(&self.pool)
+                .await?,
+        )
     }
 
     /// Every tenant the user belongs to, ordered by tenant name.
@@ -167,7 +181,9 @@ impl Store {
         self.transaction(move |connection| {
             async move {
                 let updated = sqlx::query(
-                    "UPDATE users SET password_hash = $2, password_changed_at = now() WHERE id = $1",
+                    "UPDATE users SET password_hash = $2, password_changed_at = now(),
+                                      session_epoch = session_epoch + 1
+                     WHERE id = $1",
                 )
                 .bind(user_id.0)
                 .bind(&password_hash)

@@ -29,7 +29,7 @@ pub(crate) async fn member(
         .await
         .expect("the membership is created");
     let token = SessionKeys::new(session_key)
-        .issue(user_id, tenant, role, Utc::now())
+        .issue(user_id, tenant, role, 0, Utc::now())
         .expect("a token is issued")
         .token;
     (user_id, token)
