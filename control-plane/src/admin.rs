@@ -376,6 +376,53 @@ pub fn operator_name() -> String {
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
+/// What `fjord admin reseal-secrets` did. Never a secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ResealReport {
+    /// Access keys looked at.
+    pub keys: usize,
+    /// Moved from a previous master key to the current one.
+    pub resealed: usize,
+    /// Already under the current master key.
+    pub already_current: usize,
+    /// Changed (rotated or deleted) while this ran; they are under the current key anyway.
+    pub changed_meanwhile: usize,
+    /// Keys whose secret opens under none of the configured master keys.
+    pub unopenable: Vec<String>,
+    /// Tenants with resealed keys.
+    #[serde(skip)]
+    pub tenants: Vec<TenantId>,
+}
+
+/// Seals every access-key secret under the current master key, opening it under the current
+/// or a previous one (`security.previous_master_keys`). Safe to repeat and to run while
+/// Fjord serves: a key rotated meanwhile is left as its rotation sealed it.
+pub async fn reseal_secrets(store: &Store, master_key: &MasterKey) -> anyhow::Result<ResealReport> {
+    let secret_box = master_key.secret_box();
+    let mut report = ResealReport::default();
+    for key in store.sealed_access_keys().await? {
+        report.keys += 1;
+        let Ok(opened) = secret_box.open_reporting(&key.sealed_secret, &key.access_key_id) else {
+            report.unopenable.push(key.access_key_id);
+            continue;
+        };
+        if opened.under_current_key {
+            report.already_current += 1;
+            continue;
+        }
+        let resealed = secret_box.seal(&opened.plaintext, &key.access_key_id)?;
+        if store.reseal_access_key(&key, resealed).await? {
+            report.resealed += 1;
+            if !report.tenants.contains(&key.tenant_id) {
+                report.tenants.push(key.tenant_id);
+            }
+        } else {
+            report.changed_meanwhile += 1;
+        }
+    }
+    Ok(report)
+}
+
 /// Records an operator action in the audit log of each of `tenant_ids` (best effort: a
 /// failure is logged, never returned). `details` must hold no secret.
 pub async fn record_operator_action(

@@ -207,6 +207,23 @@ impl Fjord {
         }
     }
 
+    /// Sets (or, with `None`, removes) a `FJORD__...` setting for the next restart and for
+    /// admin commands from now on.
+    pub fn set_setting(&mut self, key: &str, value: Option<&str>) {
+        self.env.retain(|(existing, _)| existing != key);
+        if let Some(value) = value {
+            self.env.push((key.to_owned(), value.to_owned()));
+        }
+    }
+
+    /// The current value of a `FJORD__...` setting.
+    pub fn setting(&self, key: &str) -> Option<String> {
+        self.env
+            .iter()
+            .find(|(existing, _)| existing == key)
+            .map(|(_, value)| value.clone())
+    }
+
     /// Starts the process again on the same database and NATS prefix.
     pub async fn restart(&mut self) -> anyhow::Result<()> {
         self.kill9();

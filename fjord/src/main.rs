@@ -106,6 +106,13 @@ enum AdminCommand {
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
     },
+    /// After a master key rotation: seal every access-key secret under the current master
+    /// key (opening it under security.previous_master_keys). Fails if any secret opens under
+    /// none of them.
+    ResealSecrets {
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
 }
 
 /// Tenant quotas an operator may set.
@@ -386,6 +393,37 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
                         println!("secret access key: {}", key.access_key.secret_access_key);
                         println!("(the secret is shown once; store it now)");
                     }
+                }
+                Ok(())
+            }
+            AdminCommand::ResealSecrets { output } => {
+                let master_key = config.master_key()?;
+                let store = Store::connect(&config.postgres.url, 2).await?;
+                let report = admin::reseal_secrets(&store, &master_key).await?;
+                admin::record_operator_action(
+                    &store,
+                    &report.tenants,
+                    &admin::operator_name(),
+                    "keys:ResealSecrets",
+                    "*",
+                    serde_json::json!({ "resealed": report.resealed, "keys": report.keys }),
+                )
+                .await;
+                match output {
+                    Output::Json => println!("{}", serde_json::to_string(&report)?),
+                    Output::Text => {
+                        println!("access keys:       {}", report.keys);
+                        println!("resealed:          {}", report.resealed);
+                        println!("already current:   {}", report.already_current);
+                        println!("changed meanwhile: {}", report.changed_meanwhile);
+                    }
+                }
+                if !report.unopenable.is_empty() {
+                    anyhow::bail!(
+                        "{} access key secret(s) open under none of the configured master keys: {}; keep the previous master key configured until this is resolved",
+                        report.unopenable.len(),
+                        report.unopenable.join(", ")
+                    );
                 }
                 Ok(())
             }

@@ -10,6 +10,7 @@ pub mod key_usage;
 pub mod members;
 mod postgres;
 pub mod quotas;
+pub mod resealing;
 pub mod sessions;
 pub mod streams;
 pub mod tenants;

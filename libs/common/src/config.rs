@@ -93,6 +93,11 @@ pub struct NatsConfig {
 pub struct SecurityConfig {
     /// 64 hex characters. Seals access-key secrets and keys the iterator MAC.
     pub master_key: Secret,
+    /// Earlier master keys, comma-separated, while a rotation is under way: access-key
+    /// secrets sealed under them still open (`fjord admin reseal-secrets` moves them to the
+    /// current key). Empty otherwise.
+    #[serde(default)]
+    pub previous_master_keys: Secret,
     /// Shared by the gateway and the control plane's internal API.
     pub internal_token: Secret,
 }
@@ -154,6 +159,7 @@ impl Default for FjordConfig {
             },
             security: SecurityConfig {
                 master_key: Secret::default(),
+                previous_master_keys: Secret::default(),
                 internal_token: Secret::default(),
             },
             gateway: GatewayConfig {
@@ -235,7 +241,18 @@ impl FjordConfig {
                 "security.master_key is not set: set FJORD__SECURITY__MASTER_KEY to 64 hex characters (e.g. `openssl rand -hex 32`)"
             );
         }
-        Ok(MasterKey::from_hex(&self.security.master_key.0)?)
+        let current = MasterKey::from_hex(&self.security.master_key.0)?;
+        let previous = self
+            .security
+            .previous_master_keys
+            .0
+            .split(',')
+            .map(str::trim)
+            .filter(|key| !key.is_empty())
+            .map(MasterKey::from_hex)
+            .collect::<Result<Vec<_>, _>>()
+            .context("security.previous_master_keys must be master keys (64 hex characters each), comma-separated")?;
+        Ok(current.with_previous(&previous))
     }
 
     pub fn internal_token(&self) -> anyhow::Result<&str> {
@@ -273,6 +290,34 @@ mod tests {
     #[test]
     // `Jail`'s closure returns figment's own (large) error type.
     #[allow(clippy::result_large_err)]
+    fn previous_master_keys_open_old_secrets_and_bad_ones_are_refused_without_echo() {
+        let old_hex = "cd".repeat(32);
+        let old = MasterKey::from_hex(&old_hex).unwrap();
+        let sealed = old.secret_box().seal("s3cr3t", "AKIA1").unwrap();
+        let mut config = FjordConfig::default();
+        config.security.master_key = Secret("ab".repeat(32));
+        assert!(
+            config
+                .master_key()
+                .unwrap()
+                .secret_box()
+                .open(&sealed, "AKIA1")
+                .is_err()
+        );
+        config.security.previous_master_keys = Secret(format!(" {old_hex} , {}", "ef".repeat(32)));
+        let rotating = config.master_key().unwrap();
+        assert_eq!(
+            rotating.secret_box().open(&sealed, "AKIA1").unwrap(),
+            "s3cr3t"
+        );
+        config.security.previous_master_keys = Secret(format!("{old_hex},{}", "zz".repeat(32)));
+        let error = format!("{:#}", config.master_key().unwrap_err());
+        assert!(error.contains("previous_master_keys"), "{error}");
+        assert!(!error.contains(&old_hex), "{error}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns its own error type
     fn trusted_proxies_come_from_a_list_or_a_comma_separated_variable() {
         use figment::Jail;
         Jail::expect_with(|jail| {

@@ -22,9 +22,13 @@ pub enum SecretError {
     Random,
 }
 
-/// The installation's 32-byte master key.
+/// The installation's 32-byte master key, and the keys it replaced that sealed secrets may
+/// still be under while a rotation is under way (see `docs/operations.md`).
 #[derive(Clone)]
-pub struct MasterKey([u8; 32]);
+pub struct MasterKey {
+    current: [u8; 32],
+    previous: Vec<[u8; 32]>,
+}
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -46,7 +50,17 @@ impl MasterKey {
         let bytes: [u8; 32] = bytes
             .try_into()
             .map_err(|_| SecretError::InvalidMasterKey)?;
-        Ok(Self(bytes))
+        Ok(Self {
+            current: bytes,
+            previous: Vec::new(),
+        })
+    }
+
+    /// The same key, also opening secrets sealed under `previous` keys (a rotation under way).
+    /// Only the secret box uses them: everything else derives from the current key alone.
+    pub fn with_previous(mut self, previous: &[MasterKey]) -> Self {
+        self.previous = previous.iter().map(|key| key.current).collect();
+        self
     }
 
     /// A fresh random master key, hex encoded, for `fjord` to suggest on first start.
@@ -56,27 +70,52 @@ impl MasterKey {
 
     /// A 32-byte key for one purpose, derived with HKDF-SHA256.
     pub fn derive(&self, purpose: &str) -> [u8; 32] {
-        let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"fjord master key v1");
-        let prk = salt.extract(&self.0);
-        let info = [purpose.as_bytes()];
-        let mut out = [0u8; 32];
-        // Expanding 32 bytes from SHA-256 HKDF cannot fail: the length is within 255 * 32.
-        if let Ok(okm) = prk.expand(&info, KeyLength(32)) {
-            let _ = okm.fill(&mut out);
-        }
-        out
+        derive(&self.current, purpose)
     }
 
-    /// The box that seals access-key secrets.
+    /// The box that seals access-key secrets (under the current key) and opens them (under the
+    /// current or a previous key).
     pub fn secret_box(&self) -> SecretBox {
-        SecretBox::new(self.derive("access-key-secrets"))
+        SecretBox {
+            key: derive(&self.current, SECRET_BOX_PURPOSE),
+            previous: self
+                .previous
+                .iter()
+                .map(|key| derive(key, SECRET_BOX_PURPOSE))
+                .collect(),
+        }
     }
+}
+
+const SECRET_BOX_PURPOSE: &str = "access-key-secrets";
+
+/// A 32-byte key for one purpose, derived from `master` with HKDF-SHA256.
+fn derive(master: &[u8; 32], purpose: &str) -> [u8; 32] {
+    let salt = hkdf::Salt::new(hkdf::HKDF_SHA256, b"fjord master key v1");
+    let prk = salt.extract(master);
+    let info = [purpose.as_bytes()];
+    let mut out = [0u8; 32];
+    // Expanding 32 bytes from SHA-256 HKDF cannot fail: the length is within 255 * 32.
+    if let Ok(okm) = prk.expand(&info, KeyLength(32)) {
+        let _ = okm.fill(&mut out);
+    }
+    out
 }
 
 /// Seals and opens short secrets with AES-256-GCM; the output is `base64(nonce || ciphertext)`.
 #[derive(Clone)]
 pub struct SecretBox {
     key: [u8; 32],
+    /// Keys of earlier master keys: they open, never seal.
+    previous: Vec<[u8; 32]>,
+}
+
+/// What [`SecretBox::open_reporting`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Opened {
+    pub plaintext: String,
+    /// Whether the secret was sealed under the current key (else a previous one: reseal it).
+    pub under_current_key: bool,
 }
 
 impl std::fmt::Debug for SecretBox {
@@ -87,19 +126,22 @@ impl std::fmt::Debug for SecretBox {
 
 impl SecretBox {
     pub fn new(key: [u8; 32]) -> Self {
-        Self { key }
+        Self {
+            key,
+            previous: Vec::new(),
+        }
     }
 
-    fn aead_key(&self) -> LessSafeKey {
+    fn aead_key(key: &[u8; 32]) -> LessSafeKey {
         // A 32-byte key is always a valid AES-256 key.
-        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &self.key).expect("32-byte AES-256 key"))
+        LessSafeKey::new(UnboundKey::new(&AES_256_GCM, key).expect("32-byte AES-256 key"))
     }
 
     /// Seals `plaintext`, binding it to `context` (e.g. the access key id) as associated data.
     pub fn seal(&self, plaintext: &str, context: &str) -> Result<String, SecretError> {
         let nonce_bytes = random_bytes::<NONCE_LEN>()?;
         let mut in_out = plaintext.as_bytes().to_vec();
-        self.aead_key()
+        Self::aead_key(&self.key)
             .seal_in_place_append_tag(
                 Nonce::assume_unique_for_key(nonce_bytes),
                 Aad::from(context.as_bytes()),
@@ -111,21 +153,37 @@ impl SecretBox {
         Ok(BASE64.encode(sealed))
     }
 
-    /// Opens what [`SecretBox::seal`] produced with the same context.
+    /// Opens what [`SecretBox::seal`] produced with the same context, under the current key
+    /// or a previous one.
     pub fn open(&self, sealed: &str, context: &str) -> Result<String, SecretError> {
+        self.open_reporting(sealed, context)
+            .map(|opened| opened.plaintext)
+    }
+
+    /// [`SecretBox::open`], also telling whether the current key sealed it.
+    pub fn open_reporting(&self, sealed: &str, context: &str) -> Result<Opened, SecretError> {
         let bytes = BASE64.decode(sealed).map_err(|_| SecretError::Unsealable)?;
         if bytes.len() < NONCE_LEN {
             return Err(SecretError::Unsealable);
         }
         let (nonce_bytes, ciphertext) = bytes.split_at(NONCE_LEN);
-        let nonce =
-            Nonce::try_assume_unique_for_key(nonce_bytes).map_err(|_| SecretError::Unsealable)?;
-        let mut in_out = ciphertext.to_vec();
-        let plaintext = self
-            .aead_key()
-            .open_in_place(nonce, Aad::from(context.as_bytes()), &mut in_out)
-            .map_err(|_| SecretError::Unsealable)?;
-        String::from_utf8(plaintext.to_vec()).map_err(|_| SecretError::Unsealable)
+        let keys = std::iter::once(&self.key).chain(&self.previous);
+        for (index, key) in keys.enumerate() {
+            let nonce = Nonce::try_assume_unique_for_key(nonce_bytes)
+                .map_err(|_| SecretError::Unsealable)?;
+            let mut in_out = ciphertext.to_vec();
+            if let Ok(plaintext) =
+                Self::aead_key(key).open_in_place(nonce, Aad::from(context.as_bytes()), &mut in_out)
+            {
+                let plaintext =
+                    String::from_utf8(plaintext.to_vec()).map_err(|_| SecretError::Unsealable)?;
+                return Ok(Opened {
+                    plaintext,
+                    under_current_key: index == 0,
+                });
+            }
+        }
+        Err(SecretError::Unsealable)
     }
 }
 
@@ -182,6 +240,37 @@ mod tests {
             master().secret_box().open("not base64!", "AKIA1"),
             Err(SecretError::Unsealable)
         );
+    }
+
+    #[test]
+    fn a_rotation_opens_old_secrets_and_seals_new_ones_under_the_new_key() {
+        let old = master();
+        let new = MasterKey::from_hex(&"cd".repeat(32)).unwrap();
+        let sealed_old = old.secret_box().seal("s3cr3t", "AKIA1").unwrap();
+        let rotating = new.clone().with_previous(std::slice::from_ref(&old));
+        let opened = rotating
+            .secret_box()
+            .open_reporting(&sealed_old, "AKIA1")
+            .unwrap();
+        assert_eq!(opened.plaintext, "s3cr3t");
+        assert!(!opened.under_current_key);
+        // Sealing always uses the new key: the result opens without the old one.
+        let resealed = rotating.secret_box().seal("s3cr3t", "AKIA1").unwrap();
+        let opened = new.secret_box().open_reporting(&resealed, "AKIA1").unwrap();
+        assert_eq!(opened.plaintext, "s3cr3t");
+        assert!(opened.under_current_key);
+        assert_eq!(
+            old.secret_box().open(&resealed, "AKIA1"),
+            Err(SecretError::Unsealable)
+        );
+        // The context still binds under a previous key; keys derived for other purposes come
+        // from the current key alone.
+        assert_eq!(
+            rotating.secret_box().open(&sealed_old, "AKIA2"),
+            Err(SecretError::Unsealable)
+        );
+        assert_eq!(rotating.derive("sessions"), new.derive("sessions"));
+        assert_eq!(format!("{rotating:?}"), "MasterKey(<redacted>)");
     }
 
     #[test]
