@@ -19,7 +19,7 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as BASE64URL;
@@ -33,7 +33,7 @@ use crate::api::ApiState;
 use crate::api::audit::RequestOrigin;
 use crate::api::auth::{SessionResponse, open_session};
 use crate::api::extract::{ApiJson, ClientAddress};
-use crate::api::keys::idempotency_key;
+use crate::api::idempotency::{idempotency_key, replayed, reused_key};
 use crate::api::problem::Problem;
 use crate::api::users::{PageQuery, audit, next_cursor, page_position, refused};
 use crate::auth::context::AuthContext;
@@ -252,15 +252,9 @@ async fn create(
         }
         Ok(InvitationCreation::Replayed(invitation)) => {
             let id = invitation.id;
-            let mut response = Json(InvitationView::from(invitation)).into_response();
-            response
-                .headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            Ok((id, response))
+            Ok((id, replayed(Json(InvitationView::from(invitation)))))
         }
-        Ok(InvitationCreation::Conflict) => Err(Problem::conflict(
-            "this Idempotency-Key was used with a different request in the last 24 hours",
-        )),
+        Ok(InvitationCreation::Conflict) => Err(reused_key()),
         Err(StoreError::AlreadyExists) => Err(Problem::conflict("this email is already a member")),
         Err(error) => Err(error.into()),
     }

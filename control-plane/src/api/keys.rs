@@ -20,7 +20,7 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -30,18 +30,15 @@ use uuid::Uuid;
 use crate::admin::{self, MAX_KEY_NAME_CHARS};
 use crate::api::audit::RequestOrigin;
 use crate::api::extract::ApiJson;
+use crate::api::idempotency::{idempotency_key, replayed, reused_key};
 use crate::api::problem::Problem;
 use crate::api::{ApiState, KeyMaterial};
 use crate::auth::context::{AuthContext, Principal};
 use crate::auth::permissions::{Action, Role, allows};
 use crate::store::StoreError;
-use crate::store::access_keys::{
-    AccessKeyRecord, Creation, IdempotencyKey, KeyPosition, NewAccessKeyRecord,
-};
+use crate::store::access_keys::{AccessKeyRecord, Creation, KeyPosition, NewAccessKeyRecord};
 
 pub use crate::api::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
-const MAX_IDEMPOTENCY_KEY_LENGTH: usize = 255;
-const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -173,15 +170,6 @@ fn not_found_or(error: StoreError) -> Problem {
     }
 }
 
-fn conflict(detail: &str) -> Problem {
-    Problem::new(
-        StatusCode::CONFLICT,
-        "conflict",
-        "Conflict",
-        Some(detail.to_owned()),
-    )
-}
-
 /// The role of a new key: the one asked for, else `developer` capped at the caller's role.
 fn default_role(requested: Option<Role>, caller: Role) -> Role {
     requested.unwrap_or_else(|| Role::default().min(caller))
@@ -209,34 +197,6 @@ fn validate_name(name: &str) -> Result<(), Problem> {
         )));
     }
     Ok(())
-}
-
-/// The request's `Idempotency-Key`, with a hash of what it asks for (`fingerprint`), so a
-/// reused key with a different request is told apart. Shared by the creating endpoints.
-pub(crate) fn idempotency_key(
-    headers: &HeaderMap,
-    fingerprint: &serde_json::Value,
-) -> Result<Option<IdempotencyKey>, Problem> {
-    let Some(value) = headers.get(IDEMPOTENCY_HEADER) else {
-        return Ok(None);
-    };
-    let key = value
-        .to_str()
-        .ok()
-        .filter(|key| {
-            (1..=MAX_IDEMPOTENCY_KEY_LENGTH).contains(&key.len())
-                && key.bytes().all(|b| b.is_ascii_graphic())
-        })
-        .ok_or_else(|| {
-            Problem::bad_request("Idempotency-Key must be 1-255 visible ASCII characters")
-        })?;
-    let digest = ring::digest::digest(&ring::digest::SHA256, fingerprint.to_string().as_bytes());
-    let mut request_hash = [0u8; 32];
-    request_hash.copy_from_slice(digest.as_ref());
-    Ok(Some(IdempotencyKey {
-        key: key.to_owned(),
-        request_hash,
-    }))
 }
 
 /// Records a key call in the audit log, with its outcome; never a secret.
@@ -398,18 +358,12 @@ async fn create(
         }
         Creation::Replayed(Some(key)) => {
             let access_key_id = key.access_key_id.clone();
-            let mut response = Json(KeyView::from(key)).into_response();
-            response
-                .headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            Ok((access_key_id, response))
+            Ok((access_key_id, replayed(Json(KeyView::from(key)))))
         }
-        Creation::Replayed(None) => Err(conflict(
+        Creation::Replayed(None) => Err(Problem::conflict(
             "the key created with this Idempotency-Key has since been deleted",
         )),
-        Creation::Conflict => Err(conflict(
-            "this Idempotency-Key was used with a different request in the last 24 hours",
-        )),
+        Creation::Conflict => Err(reused_key()),
     }
 }
 

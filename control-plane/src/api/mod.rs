@@ -8,6 +8,7 @@
 pub mod audit;
 pub mod auth;
 pub mod extract;
+pub mod idempotency;
 pub mod invitations;
 pub mod keys;
 pub mod password;

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use fjord_common::stream_ref::Validation;
 
@@ -15,7 +15,7 @@ use super::{account_id, audit, find_stream, invalid, store_problem, summary, val
 use crate::api::ApiState;
 use crate::api::audit::RequestOrigin;
 use crate::api::extract::ApiJson;
-use crate::api::keys::idempotency_key;
+use crate::api::idempotency::{idempotency_key, replayed, reused_key};
 use crate::api::problem::Problem;
 use crate::api::{DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE};
 use crate::auth::context::AuthContext;
@@ -163,18 +163,12 @@ async fn create(
         }
         StreamCreation::Replayed(Some(stream)) => {
             let view = view(state, context, stream, &account_id).await?;
-            let mut response = Json(view).into_response();
-            response
-                .headers_mut()
-                .insert("idempotent-replayed", HeaderValue::from_static("true"));
-            Ok(response)
+            Ok(replayed(Json(view)))
         }
         StreamCreation::Replayed(None) => Err(Problem::conflict(
             "the stream created with this Idempotency-Key has since been deleted",
         )),
-        StreamCreation::Conflict => Err(Problem::conflict(
-            "this Idempotency-Key was used with a different request in the last 24 hours",
-        )),
+        StreamCreation::Conflict => Err(reused_key()),
     }
 }
 
