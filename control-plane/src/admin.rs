@@ -186,6 +186,58 @@ pub async fn ensure_demo_tenant(
     })
 }
 
+/// The demo tenant's owner that `fjord serve --demo-tenant` prints a sign-in for.
+#[derive(Clone)]
+pub struct DemoUser {
+    pub email: String,
+    /// `None` when the user changed the password since (it is no longer the derived one).
+    pub password: Option<String>,
+}
+
+/// Ensures the demo tenant has the owner `email`. Their first password is derived from the
+/// master key (so it can be printed on every start without being stored anywhere); once they
+/// change it, it is theirs and is not printed any more.
+pub async fn ensure_demo_user(
+    store: &Store,
+    master_key: &MasterKey,
+    tenant_name: &str,
+    email: &str,
+) -> anyhow::Result<DemoUser> {
+    let derived = demo_password(master_key);
+    let email = normalize_email(email);
+    if let Some(user) = store.user_by_email(&email).await? {
+        let unchanged = password::verify(&derived, &user.password_hash);
+        return Ok(DemoUser {
+            email,
+            password: unchanged.then_some(derived),
+        });
+    }
+    let Some(tenant) = store.tenant_by_name(tenant_name).await? else {
+        anyhow::bail!("no tenant is named {tenant_name:?}");
+    };
+    let user = store
+        .create_user(&email, &password::hash(&derived)?, false)
+        .await?;
+    store
+        .put_membership(TenantId(tenant.id), UserId(user.id), Role::Owner)
+        .await?;
+    Ok(DemoUser {
+        email,
+        password: Some(derived),
+    })
+}
+
+/// 20 characters from the demo-password key of the master key.
+fn demo_password(master_key: &MasterKey) -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    master_key
+        .derive("demo-user-password")
+        .iter()
+        .take(20)
+        .map(|byte| char::from(ALPHABET[usize::from(*byte) % ALPHABET.len()]))
+        .collect()
+}
+
 /// Waits (up to `timeout`) until the control plane has pushed the key to the data plane, so a
 /// key printed to a user works at once. `false` if it did not happen in time (for example,
 /// no control plane is running yet: the key becomes usable when one starts).

@@ -29,6 +29,7 @@ pub struct Fjord {
     child: Option<Child>,
     pub endpoint: String,
     env: Vec<(String, String)>,
+    serve_args: Vec<String>,
     log_path: PathBuf,
 }
 
@@ -98,6 +99,8 @@ pub fn sdk_client(endpoint: &str, access_key_id: &str, secret: &str) -> aws_sdk_
 pub struct Options {
     /// Overrides of `FJORD__*` settings.
     pub settings: Vec<(String, String)>,
+    /// Arguments after `fjord serve` (e.g. `--demo-tenant demo`).
+    pub serve_args: Vec<String>,
 }
 
 impl Fjord {
@@ -154,6 +157,7 @@ impl Fjord {
             child: None,
             endpoint: format!("http://127.0.0.1:{gateway_port}"),
             env,
+            serve_args: options.serve_args,
             log_path,
         };
         fjord.spawn().await?;
@@ -167,6 +171,7 @@ impl Fjord {
             .open(&self.log_path)?;
         let child = Command::new(fjord_binary())
             .arg("serve")
+            .args(&self.serve_args)
             .envs(self.env.iter().cloned())
             .env("RUST_LOG", "info")
             .stdout(Stdio::from(log.try_clone()?))

@@ -19,7 +19,10 @@ fn fast_events(extra: &[(&str, &str)]) -> Options {
             .iter()
             .map(|(name, value)| ((*name).to_owned(), (*value).to_owned())),
     );
-    Options { settings }
+    Options {
+        settings,
+        ..Options::default()
+    }
 }
 
 /// An owner of the tenant signed in to the REST API: a bearer token.

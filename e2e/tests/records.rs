@@ -480,6 +480,7 @@ fn md5_digest(bytes: &[u8]) -> [u8; 16] {
 async fn iterators_expire_and_cannot_be_forged() {
     let fjord = Fjord::start_with(Options {
         settings: vec![("FJORD__GATEWAY__ITERATOR_LIFETIME_MS".into(), "1500".into())],
+        ..Options::default()
     })
     .await
     .unwrap();

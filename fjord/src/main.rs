@@ -453,6 +453,9 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
     }
 }
 
+/// The demo tenant's owner, created by `serve --demo-tenant`.
+const DEMO_USER_EMAIL: &str = "owner@demo.fjord.local";
+
 /// Control plane and gateway in one process; either failing stops both.
 async fn serve(config: FjordConfig, demo_tenant: Option<String>) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
@@ -475,9 +478,24 @@ async fn serve(config: FjordConfig, demo_tenant: Option<String>) -> anyhow::Resu
             std::time::Duration::from_secs(10),
         )
         .await?;
+        let demo_user =
+            admin::ensure_demo_user(&store, &config.master_key()?, &name, DEMO_USER_EMAIL).await?;
         let endpoint = format!("http://{}", config.gateway.listen);
+        let api = format!("http://{}/api/v1", config.control_plane.listen);
         println!();
         println!("Fjord is running.");
+        println!("  console:                 not built yet (issue 4); the REST API it will use:");
+        println!("  REST API:                {api}   (reference: {api}/reference)");
+        match &demo_user.password {
+            Some(password) => println!(
+                "  sign in:                 {} / {password}",
+                demo_user.email
+            ),
+            None => println!(
+                "  sign in:                 {} (password changed since; `fjord admin reset-password {}` sets a new one)",
+                demo_user.email, demo_user.email
+            ),
+        }
         println!("  AWS endpoint (Kinesis):  {endpoint}");
         println!("  region:                  {}", config.region);
         println!(
@@ -501,6 +519,12 @@ async fn serve(config: FjordConfig, demo_tenant: Option<String>) -> anyhow::Resu
         println!(
             "    aws --endpoint-url {endpoint} kinesis create-stream --stream-name clicks --shard-count 4"
         );
+        if let Some(password) = &demo_user.password {
+            println!(
+                "  curl -s {api}/auth/sign-in -H 'content-type: application/json' -d '{{\"email\":\"{}\",\"password\":\"{password}\"}}'",
+                demo_user.email
+            );
+        }
         println!();
     }
     drop(store);
