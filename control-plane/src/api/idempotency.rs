@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use super::problem::Problem;
-use crate::store::access_keys::IdempotencyKey;
+use crate::store::idempotency::IdempotencyKey;
 
 const MAX_IDEMPOTENCY_KEY_LENGTH: usize = 255;
 const IDEMPOTENCY_HEADER: &str = "idempotency-key";

@@ -10,12 +10,11 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt as _;
 use uuid::Uuid;
 
+use super::idempotency::IdempotencyKey;
+use super::idempotency::{Claim, IdempotencyTable, claim};
 use super::users::UserId;
 use super::{Store, StoreError, StoreResult, TenantId, notify_reconciler};
 use crate::auth::permissions::Role;
-
-/// How long an idempotency key of `POST /api/v1/keys` is remembered.
-pub const IDEMPOTENCY_WINDOW_HOURS: i32 = 24;
 
 /// An access key as its tenant sees it: never the secret.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,13 +69,6 @@ impl std::fmt::Debug for SigningKeyRecord {
             .field("sealed_secret", &"<redacted>")
             .finish()
     }
-}
-
-/// An idempotency key with the hash of the request it came with.
-#[derive(Debug, Clone)]
-pub struct IdempotencyKey {
-    pub key: String,
-    pub request_hash: [u8; 32],
 }
 
 /// What creating a key led to.
@@ -169,7 +161,7 @@ async fn live_key(
 
 impl Store {
     /// Stores a new key and nudges the reconciler to publish it. With an idempotency key,
-    /// a repeat within [`IDEMPOTENCY_WINDOW_HOURS`] stores nothing and says what happened.
+    /// a repeat within the idempotency window stores nothing and says what happened.
     pub async fn create_access_key(
         &self,
         tenant_id: TenantId,
@@ -183,48 +175,21 @@ impl Store {
                         insert(connection, tenant_id, &key).await?,
                     ));
                 };
-                // Forget the tenant's expired idempotency keys (this one among them).
-                sqlx::query(
-                    "DELETE FROM access_key_idempotency
-                     WHERE tenant_id = $1 AND created_at < now() - make_interval(hours => $2)",
+                let claimed = claim(
+                    connection,
+                    IdempotencyTable::AccessKeys,
+                    tenant_id,
+                    &idempotency,
+                    key.access_key_id.clone(),
                 )
-                .bind(tenant_id.0)
-                .bind(IDEMPOTENCY_WINDOW_HOURS)
-                .execute(&mut *connection)
                 .await?;
-                // A concurrent request with the same key waits here until the first commits.
-                let claimed = sqlx::query(
-                    "INSERT INTO access_key_idempotency
-                         (tenant_id, idempotency_key, request_hash, access_key_id)
-                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                )
-                .bind(tenant_id.0)
-                .bind(&idempotency.key)
-                .bind(idempotency.request_hash.as_slice())
-                .bind(&key.access_key_id)
-                .execute(&mut *connection)
-                .await?
-                .rows_affected()
-                    == 1;
-                if claimed {
-                    return Ok(Creation::Created(
-                        insert(connection, tenant_id, &key).await?,
-                    ));
-                }
-                let (request_hash, access_key_id) = sqlx::query_as::<_, (Vec<u8>, String)>(
-                    "SELECT request_hash, access_key_id FROM access_key_idempotency
-                     WHERE tenant_id = $1 AND idempotency_key = $2",
-                )
-                .bind(tenant_id.0)
-                .bind(&idempotency.key)
-                .fetch_one(&mut *connection)
-                .await?;
-                if request_hash != idempotency.request_hash {
-                    return Ok(Creation::Conflict);
-                }
-                Ok(Creation::Replayed(
-                    live_key(connection, tenant_id, &access_key_id).await?,
-                ))
+                Ok(match claimed {
+                    Claim::Claimed => Creation::Created(insert(connection, tenant_id, &key).await?),
+                    Claim::Replay(access_key_id) => {
+                        Creation::Replayed(live_key(connection, tenant_id, &access_key_id).await?)
+                    }
+                    Claim::Conflict => Creation::Conflict,
+                })
             }
             .boxed()
         })

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt as _;
 use uuid::Uuid;
 
-use super::access_keys::{IDEMPOTENCY_WINDOW_HOURS, IdempotencyKey};
+use super::idempotency::{Claim, IdempotencyKey, IdempotencyTable, claim};
 use super::users::UserId;
 use super::{Store, StoreError, StoreResult, TenantId};
 use crate::auth::permissions::Role;
@@ -207,48 +207,26 @@ impl Store {
                         insert(connection, tenant_id, &invitation).await?,
                     ));
                 };
-                sqlx::query(
-                    "DELETE FROM invitation_idempotency
-                     WHERE tenant_id = $1 AND created_at < now() - make_interval(hours => $2)",
+                let claimed = claim(
+                    connection,
+                    IdempotencyTable::Invitations,
+                    tenant_id,
+                    &idempotency,
+                    invitation.id,
                 )
-                .bind(tenant_id.0)
-                .bind(IDEMPOTENCY_WINDOW_HOURS)
-                .execute(&mut *connection)
                 .await?;
-                // A concurrent request with the same key waits here until the first commits.
-                let claimed = sqlx::query(
-                    "INSERT INTO invitation_idempotency
-                         (tenant_id, idempotency_key, request_hash, invitation_id)
-                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                )
-                .bind(tenant_id.0)
-                .bind(&idempotency.key)
-                .bind(idempotency.request_hash.as_slice())
-                .bind(invitation.id)
-                .execute(&mut *connection)
-                .await?
-                .rows_affected()
-                    == 1;
-                if claimed {
-                    return Ok(InvitationCreation::Created(
+                match claimed {
+                    Claim::Claimed => Ok(InvitationCreation::Created(
                         insert(connection, tenant_id, &invitation).await?,
-                    ));
+                    )),
+                    Claim::Replay(invitation_id) => {
+                        invitation_by_id(connection, tenant_id, invitation_id)
+                            .await?
+                            .map(InvitationCreation::Replayed)
+                            .ok_or(StoreError::NotFound)
+                    }
+                    Claim::Conflict => Ok(InvitationCreation::Conflict),
                 }
-                let (request_hash, invitation_id) = sqlx::query_as::<_, (Vec<u8>, Uuid)>(
-                    "SELECT request_hash, invitation_id FROM invitation_idempotency
-                     WHERE tenant_id = $1 AND idempotency_key = $2",
-                )
-                .bind(tenant_id.0)
-                .bind(&idempotency.key)
-                .fetch_one(&mut *connection)
-                .await?;
-                if request_hash != idempotency.request_hash {
-                    return Ok(InvitationCreation::Conflict);
-                }
-                invitation_by_id(connection, tenant_id, invitation_id)
-                    .await?
-                    .map(InvitationCreation::Replayed)
-                    .ok_or(StoreError::NotFound)
             }
             .boxed()
         })

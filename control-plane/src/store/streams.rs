@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use futures::FutureExt as _;
 use uuid::Uuid;
 
-use super::access_keys::{IDEMPOTENCY_WINDOW_HOURS, IdempotencyKey};
+use super::idempotency::{Claim, IdempotencyKey, IdempotencyTable, claim};
 use super::quotas::{Quota, reserve};
 use super::{Store, StoreError, StoreResult, TenantId, notify_reconciler};
 
@@ -105,52 +105,30 @@ impl Store {
     ) -> StoreResult<StreamCreation> {
         self.transaction(move |connection| {
             async move {
-                // Forget the tenant's expired idempotency keys (this one among them).
-                sqlx::query(
-                    "DELETE FROM stream_idempotency
-                     WHERE tenant_id = $1 AND created_at < now() - make_interval(hours => $2)",
-                )
-                .bind(tenant_id.0)
-                .bind(IDEMPOTENCY_WINDOW_HOURS)
-                .execute(&mut *connection)
-                .await?;
                 let stream_id = Uuid::now_v7();
-                // A concurrent request with the same key waits here until the first commits.
-                let claimed = sqlx::query(
-                    "INSERT INTO stream_idempotency (tenant_id, idempotency_key, request_hash, stream_id)
-                     VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                let claimed = claim(
+                    connection,
+                    IdempotencyTable::Streams,
+                    tenant_id,
+                    &idempotency,
+                    stream_id,
                 )
-                .bind(tenant_id.0)
-                .bind(&idempotency.key)
-                .bind(idempotency.request_hash.as_slice())
-                .bind(stream_id)
-                .execute(&mut *connection)
-                .await?
-                .rows_affected()
-                    == 1;
-                if claimed {
-                    let stream = insert_stream(connection, tenant_id, stream_id, &new_stream).await?;
-                    return Ok(StreamCreation::Created(stream));
-                }
-                let (request_hash, stream_id) = sqlx::query_as::<_, (Vec<u8>, Uuid)>(
-                    "SELECT request_hash, stream_id FROM stream_idempotency
-                     WHERE tenant_id = $1 AND idempotency_key = $2",
-                )
-                .bind(tenant_id.0)
-                .bind(&idempotency.key)
-                .fetch_one(&mut *connection)
                 .await?;
-                if request_hash != idempotency.request_hash {
-                    return Ok(StreamCreation::Conflict);
-                }
-                let stream = sqlx::query_as::<_, StreamRow>(&format!(
-                    "SELECT {STREAM_COLUMNS} FROM streams WHERE tenant_id = $1 AND id = $2"
-                ))
-                .bind(tenant_id.0)
-                .bind(stream_id)
-                .fetch_optional(&mut *connection)
-                .await?;
-                Ok(StreamCreation::Replayed(stream))
+                Ok(match claimed {
+                    Claim::Claimed => StreamCreation::Created(
+                        insert_stream(connection, tenant_id, stream_id, &new_stream).await?,
+                    ),
+                    Claim::Replay(stream_id) => StreamCreation::Replayed(
+                        sqlx::query_as::<_, StreamRow>(&format!(
+                            "SELECT {STREAM_COLUMNS} FROM streams WHERE tenant_id = $1 AND id = $2"
+                        ))
+                        .bind(tenant_id.0)
+                        .bind(stream_id)
+                        .fetch_optional(&mut *connection)
+                        .await?,
+                    ),
+                    Claim::Conflict => StreamCreation::Conflict,
+                })
             }
             .boxed()
         })
