@@ -96,7 +96,7 @@ impl Store {
     }
 
     /// [`Store::create_stream`] under an idempotency key: a repeat within
-    /// [`IDEMPOTENCY_WINDOW_HOURS`] stores nothing and says what happened.
+    /// [`super::idempotency::IDEMPOTENCY_WINDOW_HOURS`] stores nothing and says what happened.
     pub async fn create_stream_idempotently(
         &self,
         tenant_id: TenantId,
