@@ -2,6 +2,9 @@
 //! the internal API and the auth endpoints record, and `GET /api/v1/audit` (roles, filters,
 //! pagination, tenant-bound cursors, bad input).
 
+#[path = "support/members.rs"]
+mod members;
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,7 +39,6 @@ struct TestApp {
     router: axum::Router,
     store: Store,
     pool: PgPool,
-    sessions: SessionKeys,
 }
 
 struct Answer {
@@ -48,9 +50,12 @@ struct Answer {
 impl TestApp {
     async fn new(pool: PgPool) -> Self {
         let store = Store::from_pool(pool.clone());
-        let sessions = SessionKeys::new(KEY);
-        let state =
-            ApiState::new(store.clone(), sessions.clone(), RateLimitPolicy::default()).unwrap();
+        let state = ApiState::new(
+            store.clone(),
+            SessionKeys::new(KEY),
+            RateLimitPolicy::default(),
+        )
+        .unwrap();
         let internal = http::router(InternalState {
             admin: KinesisAdmin {
                 store: store.clone(),
@@ -64,7 +69,6 @@ impl TestApp {
             router: internal.merge(api::router(state)),
             store,
             pool,
-            sessions,
         }
     }
 
@@ -110,21 +114,7 @@ impl TestApp {
     /// A bearer token of a new member of `tenant` with `role` (the role is read from the
     /// membership on every request, so the member must exist).
     async fn token(&self, tenant: TenantId, role: Role) -> String {
-        let email = format!("member-{}@example.com", uuid::Uuid::now_v7().simple());
-        let user = self
-            .store
-            .create_user(&email, "$argon2id$not-a-real-hash", false)
-            .await
-            .unwrap();
-        let user_id = UserId(user.id);
-        self.store
-            .put_membership(tenant, user_id, role)
-            .await
-            .unwrap();
-        self.sessions
-            .issue(user_id, tenant, role, 0, Utc::now())
-            .unwrap()
-            .token
+        members::member_token(&self.store, KEY, tenant, role).await
     }
 
     async fn audit(&self, token: &str, query: &str) -> Answer {
