@@ -4,6 +4,8 @@
 
 #[path = "support/members.rs"]
 mod members;
+#[path = "support/rest.rs"]
+mod rest;
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
@@ -25,10 +27,9 @@ use fjord_control_plane::kinesis::KinesisAdmin;
 use fjord_control_plane::store::audit::{ActorType, AuditEntry};
 use fjord_control_plane::store::users::UserId;
 use fjord_control_plane::store::{Store, TenantId};
-use http_body_util::BodyExt as _;
+use rest::{Answer, assert_problem};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tower::ServiceExt as _;
 
 const TOKEN: &str = "internal-token-for-tests-0123456789";
 const KEY: [u8; 32] = [9; 32];
@@ -39,12 +40,6 @@ struct TestApp {
     router: axum::Router,
     store: Store,
     pool: PgPool,
-}
-
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Value,
 }
 
 impl TestApp {
@@ -75,16 +70,7 @@ impl TestApp {
     async fn send(&self, mut request: Request<Body>) -> Answer {
         let address: SocketAddr = "198.51.100.7:5000".parse().unwrap();
         request.extensions_mut().insert(ConnectInfo(address));
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        rest::send(&self.router, request).await
     }
 
     /// A forwarded Kinesis call, as the gateway sends it.
@@ -153,15 +139,6 @@ impl TestApp {
         }
         panic!("{action} was not recorded {count} times");
     }
-}
-
-fn assert_problem(answer: &Answer, status: StatusCode) {
-    assert_eq!(answer.status, status, "{}", answer.body);
-    assert_eq!(
-        answer.headers[header::CONTENT_TYPE],
-        "application/problem+json"
-    );
-    assert_eq!(answer.body["status"], status.as_u16());
 }
 
 async fn tenants(store: &Store) -> (TenantId, TenantId) {

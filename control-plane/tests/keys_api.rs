@@ -4,6 +4,8 @@
 
 #[path = "support/members.rs"]
 mod members;
+#[path = "support/rest.rs"]
+mod rest;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -14,10 +16,9 @@ use fjord_control_plane::auth::rate_limit::RateLimitPolicy;
 use fjord_control_plane::auth::session::SessionKeys;
 use fjord_control_plane::store::users::UserId;
 use fjord_control_plane::store::{Store, TenantId};
-use http_body_util::BodyExt as _;
+use rest::{Answer, assert_problem};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tower::ServiceExt as _;
 
 const SESSION_KEY: [u8; 32] = [9; 32];
 const MASTER_KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
@@ -27,13 +28,6 @@ struct TestApp {
     pool: PgPool,
     acme: TenantId,
     globex: TenantId,
-}
-
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Value,
 }
 
 impl TestApp {
@@ -76,28 +70,11 @@ impl TestApp {
     }
 
     async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        rest::send(&self.router, request).await
     }
 
     async fn call(&self, token: &str, method: &str, path: &str, body: Option<Vec<u8>>) -> Answer {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(format!("/api/v1{path}"))
-            .header(header::AUTHORIZATION, format!("Bearer {token}"));
-        if body.is_some() {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-        }
-        self.send(request.body(Body::from(body.unwrap_or_default())).unwrap())
-            .await
+        rest::raw(&self.router, token, method, path, body).await
     }
 
     async fn create(&self, token: &str, body: Value) -> Answer {
@@ -148,15 +125,6 @@ impl TestApp {
         .await
         .unwrap()
     }
-}
-
-fn assert_problem(answer: &Answer, status: StatusCode) {
-    assert_eq!(answer.status, status, "{}", answer.body);
-    assert_eq!(
-        answer.headers[header::CONTENT_TYPE],
-        "application/problem+json"
-    );
-    assert_eq!(answer.body["status"], status.as_u16());
 }
 
 /// Every key endpoint: method and path (with `{id}` to fill in).

@@ -2,6 +2,9 @@
 //! the happy paths, each role's allowed and forbidden calls, bad input (a problem, nothing
 //! stored), quotas, pagination and the audit trail. Cross-tenant checks are in `isolation.rs`.
 
+#[path = "support/rest.rs"]
+mod rest;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use chrono::Utc;
@@ -12,10 +15,9 @@ use fjord_control_plane::auth::session::SessionKeys;
 use fjord_control_plane::store::quotas::{Quota, QuotaChange};
 use fjord_control_plane::store::users::UserId;
 use fjord_control_plane::store::{Store, StoreError, TenantId};
-use http_body_util::BodyExt as _;
+use rest::{Answer, assert_problem};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tower::ServiceExt as _;
 use uuid::Uuid;
 
 const SESSION_KEY: [u8; 32] = [9; 32];
@@ -27,13 +29,6 @@ struct TestApp {
     globex: TenantId,
     /// One member per tenant and role: tokens are only honoured for members.
     members: Vec<(TenantId, Role, UserId)>,
-}
-
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Value,
 }
 
 impl TestApp {
@@ -94,28 +89,11 @@ impl TestApp {
     }
 
     async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        rest::send(&self.router, request).await
     }
 
     async fn raw(&self, token: &str, method: &str, path: &str, body: Option<Vec<u8>>) -> Answer {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(format!("/api/v1{path}"))
-            .header(header::AUTHORIZATION, format!("Bearer {token}"));
-        if body.is_some() {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-        }
-        self.send(request.body(Body::from(body.unwrap_or_default())).unwrap())
-            .await
+        rest::raw(&self.router, token, method, path, body).await
     }
 
     async fn call(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
@@ -160,15 +138,6 @@ impl TestApp {
             .await
             .unwrap()
     }
-}
-
-fn assert_problem(answer: &Answer, status: StatusCode) {
-    assert_eq!(answer.status, status, "{}", answer.body);
-    assert_eq!(
-        answer.headers[header::CONTENT_TYPE],
-        "application/problem+json"
-    );
-    assert_eq!(answer.body["status"], status.as_u16());
 }
 
 #[sqlx::test(migrations = "../migrations")]

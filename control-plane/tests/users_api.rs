@@ -3,6 +3,9 @@
 //! allowed and forbidden calls; the last owner (also under concurrent demotions); what a
 //! removal ends; pagination, idempotency, the audit trail and bad input.
 
+#[path = "support/rest.rs"]
+mod rest;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -18,10 +21,9 @@ use fjord_control_plane::auth::session::SessionKeys;
 use fjord_control_plane::store::access_keys::NewAccessKeyRecord;
 use fjord_control_plane::store::users::UserId;
 use fjord_control_plane::store::{Store, TenantId};
-use http_body_util::BodyExt as _;
+use rest::{Answer, assert_problem};
 use serde_json::{Value, json};
 use sqlx::PgPool;
-use tower::ServiceExt as _;
 use uuid::Uuid;
 
 const SESSION_KEY: [u8; 32] = [5; 32];
@@ -34,13 +36,6 @@ struct TestApp {
     pool: PgPool,
     acme: TenantId,
     globex: TenantId,
-}
-
-#[derive(Debug)]
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Value,
 }
 
 /// A member made for a test: their user id, email and a bearer token.
@@ -103,16 +98,7 @@ impl TestApp {
     }
 
     async fn send(&self, request: Request<Body>) -> Answer {
-        let response = self.router.clone().oneshot(request).await.unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-        Answer {
-            status,
-            headers,
-            body,
-        }
+        rest::send(&self.router, request).await
     }
 
     async fn call(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> Answer {
@@ -126,15 +112,7 @@ impl TestApp {
     }
 
     async fn raw(&self, token: &str, method: &str, path: &str, body: Option<Vec<u8>>) -> Answer {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(format!("/api/v1{path}"))
-            .header(header::AUTHORIZATION, format!("Bearer {token}"));
-        if body.is_some() {
-            request = request.header(header::CONTENT_TYPE, "application/json");
-        }
-        self.send(request.body(Body::from(body.unwrap_or_default())).unwrap())
-            .await
+        rest::raw(&self.router, token, method, path, body).await
     }
 
     /// An unauthenticated POST from `address`.
@@ -208,16 +186,6 @@ impl TestApp {
         .await
         .unwrap()
     }
-}
-
-fn assert_problem(answer: &Answer, status: StatusCode) {
-    assert_eq!(answer.status, status, "{}", answer.body);
-    assert_eq!(
-        answer.headers[header::CONTENT_TYPE],
-        "application/problem+json"
-    );
-    assert_eq!(answer.body["status"], status.as_u16());
-    assert!(answer.body["type"].as_str().is_some(), "{}", answer.body);
 }
 
 #[sqlx::test(migrations = "../migrations")]
