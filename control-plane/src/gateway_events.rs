@@ -29,8 +29,13 @@ use crate::store::{Store, StoreError, TenantId};
 
 /// How long before a failed event is offered again.
 const RETRY_DELAY: Duration = Duration::from_secs(2);
-/// How long an event may be in flight before JetStream offers it to another process.
-const ACK_WAIT: Duration = Duration::from_secs(30);
+/// How long an event may be in flight before JetStream offers it to another process. Short,
+/// because applying an event takes milliseconds and applying it twice is harmless: after a
+/// control plane dies, what it had pulled (or what reached a pull request it left behind) is
+/// applied by another within this bound.
+const ACK_WAIT: Duration = Duration::from_secs(5);
+/// How long a pull request waits; a dead process's request stops catching events after this.
+const PULL_EXPIRES: Duration = Duration::from_secs(5);
 
 /// Creates the events stream if it is missing (idempotent; every control plane calls it at
 /// start, before the config bucket, so a gateway that found the bucket finds the stream).
@@ -83,8 +88,8 @@ impl EventConsumer {
             .await
             .context("cannot create the events consumer")?
             .stream()
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
+            .heartbeat(Duration::from_secs(2))
+            .expires(PULL_EXPIRES)
             .messages()
             .await
             .context("cannot consume gateway events")?;

@@ -450,7 +450,9 @@ async fn events_sent_while_the_control_plane_is_down_are_applied_when_it_returns
         &fjord,
         &token,
         &viewer.access_key_id,
-        Duration::from_secs(10),
+        // An event that reached the killed process's pull request is offered again after the
+        // consumer's ack wait (5 s); the rest is margin for a loaded machine.
+        Duration::from_secs(20),
         |entries| !with_action(entries, "kinesis:PutRecord").is_empty(),
     )
     .await;
