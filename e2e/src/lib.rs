@@ -212,6 +212,27 @@ impl Fjord {
         }
     }
 
+    /// A bearer token for a new `role` member (`<role>@example.com`) of `tenant`, created with
+    /// `fjord admin create-user` and signed in over REST.
+    pub async fn session(&self, tenant: &str, role: &str) -> anyhow::Result<String> {
+        let email = format!("{role}@example.com");
+        let user = self
+            .admin_json(&["create-user", &email, "--tenant", tenant, "--role", role])
+            .await?;
+        let session: serde_json::Value = reqwest::Client::new()
+            .post(format!("{}/api/v1/auth/sign-in", self.control_plane_url()))
+            .json(&serde_json::json!({"email": email, "password": user["password"]}))
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        session["access_token"]
+            .as_str()
+            .map(str::to_owned)
+            .context("sign-in answered no access token")
+    }
+
     /// Sets (or, with `None`, removes) a `FJORD__...` setting for the next restart and for
     /// admin commands from now on.
     pub fn set_setting(&mut self, key: &str, value: Option<&str>) {

@@ -8,29 +8,9 @@ use std::time::{Duration, Instant};
 use fjord_e2e::{Fjord, stream_name};
 use serde_json::{Value, json};
 
-/// A tenant admin signed in to the REST API: a bearer token.
+/// A admin of the tenant signed in to the REST API: a bearer token.
 async fn admin_session(fjord: &Fjord, tenant: &str) -> String {
-    let user = fjord
-        .admin_json(&[
-            "create-user",
-            "admin@example.com",
-            "--tenant",
-            tenant,
-            "--role",
-            "admin",
-        ])
-        .await
-        .unwrap();
-    let session: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/sign-in", fjord.control_plane_url()))
-        .json(&json!({"email": "admin@example.com", "password": user["password"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    session["access_token"].as_str().unwrap().to_owned()
+    fjord.session(tenant, "admin").await.unwrap()
 }
 
 async fn put_tags(fjord: &Fjord, token: &str, stream: &str, tags: Value) -> (u16, Value) {

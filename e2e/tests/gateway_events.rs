@@ -25,29 +25,9 @@ fn fast_events(extra: &[(&str, &str)]) -> Options {
     }
 }
 
-/// An owner of the tenant signed in to the REST API: a bearer token.
+/// A owner of the tenant signed in to the REST API: a bearer token.
 async fn owner_session(fjord: &Fjord, tenant: &str) -> String {
-    let user = fjord
-        .admin_json(&[
-            "create-user",
-            "owner@example.com",
-            "--tenant",
-            tenant,
-            "--role",
-            "owner",
-        ])
-        .await
-        .unwrap();
-    let session: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/sign-in", fjord.control_plane_url()))
-        .json(&json!({"email": "owner@example.com", "password": user["password"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    session["access_token"].as_str().unwrap().to_owned()
+    fjord.session(tenant, "owner").await.unwrap()
 }
 
 async fn get(fjord: &Fjord, token: &str, path_and_query: &str) -> Value {

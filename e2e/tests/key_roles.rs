@@ -45,29 +45,9 @@ async fn until_accepted(client: &aws_sdk_kinesis::Client) {
     }
 }
 
-/// An owner of the tenant signed in to the REST API: a bearer token.
+/// A owner of the tenant signed in to the REST API: a bearer token.
 async fn owner_session(fjord: &Fjord, tenant: &str) -> String {
-    let user = fjord
-        .admin_json(&[
-            "create-user",
-            "owner@example.com",
-            "--tenant",
-            tenant,
-            "--role",
-            "owner",
-        ])
-        .await
-        .unwrap();
-    let session: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/sign-in", fjord.control_plane_url()))
-        .json(&json!({"email": "owner@example.com", "password": user["password"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    session["access_token"].as_str().unwrap().to_owned()
+    fjord.session(tenant, "owner").await.unwrap()
 }
 
 async fn rest(fjord: &Fjord, token: &str, method: &str, path: &str, body: Value) -> (u16, Value) {

@@ -14,27 +14,7 @@ use serde_json::{Value, json};
 
 /// A developer of the tenant signed in to the REST API: a bearer token.
 async fn developer_session(fjord: &Fjord, tenant: &str) -> String {
-    let user = fjord
-        .admin_json(&[
-            "create-user",
-            "dev@example.com",
-            "--tenant",
-            tenant,
-            "--role",
-            "developer",
-        ])
-        .await
-        .unwrap();
-    let session: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/sign-in", fjord.control_plane_url()))
-        .json(&json!({"email": "dev@example.com", "password": user["password"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    session["access_token"].as_str().unwrap().to_owned()
+    fjord.session(tenant, "developer").await.unwrap()
 }
 
 async fn limits(fjord: &Fjord, token: &str) -> Value {

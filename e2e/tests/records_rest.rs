@@ -14,27 +14,7 @@ const SHARD: &str = "shardId-000000000000";
 
 /// A developer of the tenant signed in to the REST API: a bearer token.
 async fn developer_session(fjord: &Fjord, tenant: &str) -> String {
-    let user = fjord
-        .admin_json(&[
-            "create-user",
-            "dev@example.com",
-            "--tenant",
-            tenant,
-            "--role",
-            "developer",
-        ])
-        .await
-        .unwrap();
-    let session: Value = reqwest::Client::new()
-        .post(format!("{}/api/v1/auth/sign-in", fjord.control_plane_url()))
-        .json(&json!({"email": "dev@example.com", "password": user["password"]}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    session["access_token"].as_str().unwrap().to_owned()
+    fjord.session(tenant, "developer").await.unwrap()
 }
 
 /// Every record of the shard through the SDK: (sequence number, partition key, data).
