@@ -59,6 +59,18 @@ pub async fn config_bucket(
 
 /// Runs the control plane (internal API and reconciler) until `cancel` fires.
 pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Result<()> {
+    run_with(config, cancel, |router| router).await
+}
+
+/// [`run`], serving what `mount` makes of the API router: given the router serving `/api/v1`
+/// and the internal API (with its layers), it returns the router to serve. The binary mounts
+/// the web console this way, so the control plane does not link it and the console calls the
+/// REST API in-process.
+pub async fn run_with(
+    config: FjordConfig,
+    cancel: CancellationToken,
+    mount: impl FnOnce(axum::Router) -> axum::Router + Send,
+) -> anyhow::Result<()> {
     let master_key = config.master_key()?;
     let internal_token = config.internal_token()?.to_owned();
     // Bound first: once the config bucket exists, gateways may forward calls here at once.
@@ -124,6 +136,7 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
     .merge(api::router(api_state))
     // Which peers may name the client in `X-Forwarded-For` (`api::extract::ClientAddress`).
     .layer(axum::Extension(trusted_proxies));
+    let router = mount(router);
     let server_cancel = cancel.clone();
     // The peer address feeds sign-in rate limiting.
     let server = axum::serve(

@@ -3,6 +3,8 @@
 //! exports them), each on a fresh database and NATS prefix, and builds official AWS SDK
 //! clients (and raw signed requests) against them.
 
+pub mod browser;
+
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -215,10 +217,8 @@ impl Fjord {
     /// A bearer token for a new `role` member (`<role>@example.com`) of `tenant`, created with
     /// `fjord admin create-user` and signed in over REST.
     pub async fn session(&self, tenant: &str, role: &str) -> anyhow::Result<String> {
-        let email = format!("{role}@example.com");
-        let user = self
-            .admin_json(&["create-user", &email, "--tenant", tenant, "--role", role])
-            .await?;
+        let (email, password) = self.create_user(tenant, role).await?;
+        let user = serde_json::json!({ "password": password });
         let session: serde_json::Value = reqwest::Client::new()
             .post(format!("{}/api/v1/auth/sign-in", self.control_plane_url()))
             .json(&serde_json::json!({"email": email, "password": user["password"]}))
@@ -231,6 +231,19 @@ impl Fjord {
             .as_str()
             .map(str::to_owned)
             .context("sign-in answered no access token")
+    }
+
+    /// A new `role` member (`<role>@example.com`) of `tenant`, made with `fjord admin
+    /// create-user`: their email and password.
+    pub async fn create_user(&self, tenant: &str, role: &str) -> anyhow::Result<(String, String)> {
+        let email = format!("{role}@example.com");
+        let user = self
+            .admin_json(&["create-user", &email, "--tenant", tenant, "--role", role])
+            .await?;
+        let password = user["password"]
+            .as_str()
+            .context("create-user printed no password")?;
+        Ok((email, password.to_owned()))
     }
 
     /// Sets (or, with `None`, removes) a `FJORD__...` setting for the next restart and for

@@ -187,7 +187,8 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
         Command::ControlPlane => {
             let cancel = CancellationToken::new();
             cancel_on_signal(cancel.clone());
-            fjord_control_plane::run(config, cancel).await
+            let console = console(&config);
+            fjord_control_plane::run_with(config, cancel, console).await
         }
         Command::Gateway => {
             let cancel = CancellationToken::new();
@@ -453,6 +454,38 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
     }
 }
 
+/// Mounts the web console next to the control plane's APIs (when `console.enabled`).
+fn console(config: &FjordConfig) -> impl FnOnce(axum::Router) -> axum::Router + Send + use<> {
+    let enabled = config.console.enabled;
+    let options = fjord_web_ui::server::ConsoleOptions {
+        site_root: config.console.site.clone().into(),
+        secure_cookies: config.console.secure_cookies,
+        kinesis_endpoint: config.public_kinesis_endpoint(),
+        region: config.region.clone(),
+    };
+    move |api| {
+        if !enabled {
+            return api;
+        }
+        api.clone()
+            .merge(fjord_web_ui::server::router(options, api))
+    }
+}
+
+/// Where a browser on this machine opens the console.
+fn console_url(config: &FjordConfig) -> String {
+    if !config.console.enabled {
+        return "disabled (console.enabled = false)".to_owned();
+    }
+    let port = config
+        .control_plane
+        .listen
+        .rsplit(':')
+        .next()
+        .unwrap_or("4567");
+    format!("http://localhost:{port}/")
+}
+
 /// The demo tenant's owner, created by `serve --demo-tenant`.
 const DEMO_USER_EMAIL: &str = "owner@demo.fjord.local";
 
@@ -462,7 +495,11 @@ async fn serve(config: FjordConfig, demo_tenant: Option<String>) -> anyhow::Resu
     cancel_on_signal(cancel.clone());
     // Migrate before either role starts, so the gateway never waits on a half-made schema.
     let store = Store::connect(&config.postgres.url, 2).await?;
-    let control_plane = tokio::spawn(fjord_control_plane::run(config.clone(), cancel.clone()));
+    let control_plane = tokio::spawn(fjord_control_plane::run_with(
+        config.clone(),
+        cancel.clone(),
+        console(&config),
+    ));
     let gateway = tokio::spawn(fjord_data_plane::run(config.clone(), cancel.clone()));
     if let Some(name) = demo_tenant {
         let tenant = admin::ensure_demo_tenant(
@@ -484,7 +521,7 @@ async fn serve(config: FjordConfig, demo_tenant: Option<String>) -> anyhow::Resu
         let api = format!("http://{}/api/v1", config.control_plane.listen);
         println!();
         println!("Fjord is running.");
-        println!("  console:                 not built yet (issue 4); the REST API it will use:");
+        println!("  console:                 {}", console_url(&config));
         println!("  REST API:                {api}   (reference: {api}/reference)");
         match &demo_user.password {
             Some(password) => println!(

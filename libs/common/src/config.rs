@@ -38,6 +38,23 @@ pub struct FjordConfig {
     pub gateway: GatewayConfig,
     pub control_plane: ControlPlaneConfig,
     pub http: HttpConfig,
+    pub console: ConsoleConfig,
+}
+
+/// The web console, served by the control plane under `/` (ADR 013).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsoleConfig {
+    /// Serve the console at all.
+    pub enabled: bool,
+    /// The folder `web-ui/build.sh` writes (its `pkg/` holds the wasm). Without it the pages
+    /// still render and every form still posts; they just don't hydrate.
+    pub site: String,
+    /// Mark the session cookies `Secure`: set it when browsers reach Fjord over HTTPS.
+    pub secure_cookies: bool,
+    /// The Kinesis endpoint the getting-started page shows apps; empty: `http://localhost:`
+    /// and the gateway's port.
+    pub kinesis_endpoint: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -184,11 +201,26 @@ impl Default for FjordConfig {
             http: HttpConfig {
                 trusted_proxies: Vec::new(),
             },
+            console: ConsoleConfig {
+                enabled: true,
+                site: "target/site".to_owned(),
+                secure_cookies: false,
+                kinesis_endpoint: String::new(),
+            },
         }
     }
 }
 
 impl FjordConfig {
+    /// Where the getting-started page tells apps to send Kinesis calls.
+    pub fn public_kinesis_endpoint(&self) -> String {
+        if !self.console.kinesis_endpoint.is_empty() {
+            return self.console.kinesis_endpoint.clone();
+        }
+        let port = self.gateway.listen.rsplit(':').next().unwrap_or("4566");
+        format!("http://localhost:{port}")
+    }
+
     /// Loads defaults, then `file` if given, then `FJORD__*` variables, and validates.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Self::default()));

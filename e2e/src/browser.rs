@@ -1,0 +1,390 @@
+//! A headless Chromium driven over the W3C WebDriver protocol (Debian's `chromium` and
+//! `chromium-driver`), for the console's end-to-end tests. Each [`Browser`] runs its own
+//! chromedriver and is closed when dropped. Screenshots go to [`screenshot_dir`].
+
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use base64::Engine as _;
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+/// The W3C element reference key.
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// How long `wait_*` calls keep looking.
+pub const WAIT: Duration = Duration::from_secs(15);
+
+/// Where screenshots are saved: `$FJORD_SCREENSHOTS`, or `console-screenshots` in the cargo
+/// target directory.
+pub fn screenshot_dir() -> PathBuf {
+    if let Ok(dir) = std::env::var("FJORD_SCREENSHOTS") {
+        return PathBuf::from(dir);
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("console-screenshots")
+}
+
+/// Is a browser installed? (`.ci/run` installs one and sets `FJORD_REQUIRE_BROWSER`, so there
+/// a missing browser fails the tests; a developer machine without one skips them.)
+pub fn available() -> bool {
+    let installed = chromedriver_path().is_some() && chromium_path().is_some();
+    assert!(
+        installed || std::env::var_os("FJORD_REQUIRE_BROWSER").is_none(),
+        "FJORD_REQUIRE_BROWSER is set but chromium or chromedriver is missing"
+    );
+    installed
+}
+
+fn chromedriver_path() -> Option<PathBuf> {
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+fn chromium_path() -> Option<PathBuf> {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+pub struct Browser {
+    http: reqwest::Client,
+    session_url: String,
+    driver: Child,
+    pub javascript: bool,
+}
+
+/// A found element.
+#[derive(Debug, Clone)]
+pub struct Element(String);
+
+impl Browser {
+    /// A fresh headless browser (its own profile), 1280×900, with or without JavaScript.
+    pub async fn start(javascript: bool) -> anyhow::Result<Browser> {
+        let driver_path = chromedriver_path().context("chromedriver is not installed")?;
+        let chromium = chromium_path().context("chromium is not installed")?;
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+            listener.local_addr()?.port()
+        };
+        let driver = Command::new(driver_path)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("cannot start chromedriver")?;
+        let http = reqwest::Client::new();
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(answer) = http.get(format!("{base}/status")).send().await
+                && answer.status().is_success()
+            {
+                break;
+            }
+            if Instant::now() > deadline {
+                bail!("chromedriver did not start");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut options = json!({
+            "binary": chromium.to_string_lossy(),
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-component-update", "--disable-dev-shm-usage", "--window-size=1280,900",
+                "--no-first-run", "--password-store=basic",
+            ],
+        });
+        if !javascript {
+            options["prefs"] = json!({ "profile.managed_default_content_settings.javascript": 2 });
+        }
+        let created: Value = http
+            .post(format!("{base}/session"))
+            .json(&json!({ "capabilities": { "alwaysMatch": {
+                "browserName": "chrome",
+                "goog:chromeOptions": options,
+            }}}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let session = created["value"]["sessionId"]
+            .as_str()
+            .with_context(|| format!("no WebDriver session: {created}"))?;
+        Ok(Browser {
+            http,
+            session_url: format!("{base}/session/{session}"),
+            driver,
+            javascript,
+        })
+    }
+
+    async fn command(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.session_url));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let answer: Value = request.send().await?.json().await?;
+        if let Some(error) = answer["value"]["error"].as_str() {
+            bail!("WebDriver {path}: {error}: {}", answer["value"]["message"]);
+        }
+        Ok(answer["value"].clone())
+    }
+
+    pub async fn goto(&self, url: &str) -> anyhow::Result<()> {
+        self.command(reqwest::Method::POST, "/url", Some(json!({ "url": url })))
+            .await?;
+        Ok(())
+    }
+
+    pub async fn url(&self) -> anyhow::Result<String> {
+        let value = self.command(reqwest::Method::GET, "/url", None).await?;
+        Ok(value.as_str().unwrap_or_default().to_owned())
+    }
+
+    pub async fn set_size(&self, width: u32, height: u32) -> anyhow::Result<()> {
+        self.command(
+            reqwest::Method::POST,
+            "/window/rect",
+            Some(json!({ "width": width, "height": height })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Every element matching `css` now.
+    pub async fn find_all(&self, css: &str) -> anyhow::Result<Vec<Element>> {
+        let found = self
+            .command(
+                reqwest::Method::POST,
+                "/elements",
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await?;
+        Ok(found
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|item| item[ELEMENT].as_str().map(|id| Element(id.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// The first element matching `css`, waiting for it to appear.
+    pub async fn find(&self, css: &str) -> anyhow::Result<Element> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(element) = self.find_all(css).await?.into_iter().next() {
+                return Ok(element);
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "no element matches {css} on {}: {}",
+                    self.url().await?,
+                    self.body_text().await?
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the page's text contains `text`.
+    pub async fn wait_for_text(&self, text: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let body = self.body_text().await.unwrap_or_default();
+            if body.contains(text) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "“{text}” never appeared on {}; the page says: {body}",
+                    self.url().await?
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Waits until the address contains `part`.
+    pub async fn wait_for_url(&self, part: &str) -> anyhow::Result<()> {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let url = self.url().await?;
+            if url.contains(part) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                bail!(
+                    "the address never contained {part}: {url}; the page says: {}",
+                    self.body_text().await?
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn body_text(&self) -> anyhow::Result<String> {
+        let body = self.find_all("body").await?;
+        match body.first() {
+            Some(element) => self.text(element).await,
+            None => Ok(String::new()),
+        }
+    }
+
+    pub async fn text(&self, element: &Element) -> anyhow::Result<String> {
+        let value = self
+            .command(
+                reqwest::Method::GET,
+                &format!("/element/{}/text", element.0),
+                None,
+            )
+            .await?;
+        Ok(value.as_str().unwrap_or_default().to_owned())
+    }
+
+    /// A DOM property (e.g. `value`, `type`, `disabled`).
+    pub async fn property(&self, element: &Element, name: &str) -> anyhow::Result<Value> {
+        self.command(
+            reqwest::Method::GET,
+            &format!("/element/{}/property/{name}", element.0),
+            None,
+        )
+        .await
+    }
+
+    pub async fn click(&self, element: &Element) -> anyhow::Result<()> {
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{}/click", element.0),
+            Some(json!({})),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Clears a field and types `text` into it.
+    pub async fn fill(&self, element: &Element, text: &str) -> anyhow::Result<()> {
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{}/clear", element.0),
+            Some(json!({})),
+        )
+        .await?;
+        self.command(
+            reqwest::Method::POST,
+            &format!("/element/{}/value", element.0),
+            Some(json!({ "text": text })),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Fills the field matching `css`.
+    pub async fn fill_in(&self, css: &str, text: &str) -> anyhow::Result<()> {
+        let element = self.find(css).await?;
+        self.fill(&element, text).await
+    }
+
+    /// Clicks the first element matching `css`.
+    pub async fn click_on(&self, css: &str) -> anyhow::Result<()> {
+        let element = self.find(css).await?;
+        self.click(&element).await
+    }
+
+    /// Picks the `<option>` with `value` in the `<select>` matching `select_css`.
+    pub async fn choose(&self, select_css: &str, value: &str) -> anyhow::Result<()> {
+        self.click_on(&format!("{select_css} option[value=\"{value}\"]"))
+            .await
+    }
+
+    /// The browser's cookies for the current site (HttpOnly ones too), as name and value.
+    pub async fn cookies(&self) -> anyhow::Result<Vec<(String, String)>> {
+        let value = self.command(reqwest::Method::GET, "/cookie", None).await?;
+        Ok(value
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(|c| {
+                        Some((
+                            c["name"].as_str()?.to_owned(),
+                            c["value"].as_str()?.to_owned(),
+                        ))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Runs `script` in the page (JavaScript only).
+    pub async fn execute(&self, script: &str) -> anyhow::Result<Value> {
+        self.command(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({ "script": script, "args": [] })),
+        )
+        .await
+    }
+
+    /// Waits until the page hydrated (the console marks `<body data-hydrated>`).
+    pub async fn wait_hydrated(&self) -> anyhow::Result<()> {
+        self.find("body[data-hydrated]").await.map(drop)
+    }
+
+    /// Saves a PNG of the viewport as `<screenshot_dir>/<name>.png` and returns its path.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let value = self
+            .command(reqwest::Method::GET, "/screenshot", None)
+            .await?;
+        let png =
+            base64::engine::general_purpose::STANDARD.decode(value.as_str().unwrap_or_default())?;
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png)?;
+        Ok(path)
+    }
+
+    /// Saves a PNG of the whole page, however long, by growing the window to fit it first.
+    pub async fn screenshot_full(&self, name: &str, width: u32) -> anyhow::Result<PathBuf> {
+        let height = self
+            .command(
+                reqwest::Method::POST,
+                "/execute/sync",
+                Some(json!({
+                "script": "return document.documentElement.scrollHeight", "args": [] })),
+            )
+            .await
+            .ok()
+            .and_then(|v| v.as_u64())
+            .unwrap_or(900)
+            .clamp(600, 4000) as u32;
+        self.set_size(width, height + 120).await?;
+        let path = self.screenshot(name).await;
+        self.set_size(1280, 900).await?;
+        path
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        let _ = self.driver.start_kill();
+    }
+}

@@ -1,0 +1,264 @@
+//! What the console reads from the REST API (`/api/v1`): the fields it uses of each answer.
+//!
+//! These mirror schemas in `docs/openapi.json`; `tests/contract.rs` fails when a field read
+//! here is missing from the schema it names, so the console cannot drift from the API apps use.
+//! Plain serde types with no server dependency: they compile to wasm too.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// `Role`. Ordered: each role can do what the ones before it can.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Developer,
+    Admin,
+    Owner,
+}
+
+impl Role {
+    pub const ALL: [Role; 4] = [Role::Viewer, Role::Developer, Role::Admin, Role::Owner];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Developer => "developer",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|role| role.as_str() == text)
+    }
+
+    /// Creates and deletes streams, puts records.
+    pub fn can_write(self) -> bool {
+        self >= Role::Developer
+    }
+
+    /// Manages tenant keys and people, reads the audit log.
+    pub fn is_admin(self) -> bool {
+        self >= Role::Admin
+    }
+}
+
+/// `TenantView`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub account_id: String,
+}
+
+/// `MembershipView`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Membership {
+    pub tenant: Tenant,
+    pub role: Role,
+}
+
+/// `UserView`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub email: String,
+}
+
+/// `MeResponse`: who is signed in, where, as what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub user: User,
+    pub tenant: Tenant,
+    pub role: Role,
+    pub memberships: Vec<Membership>,
+}
+
+/// `SessionResponse`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_in: i64,
+}
+
+/// `StreamMode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StreamMode {
+    Provisioned,
+    OnDemand,
+}
+
+impl StreamMode {
+    pub fn label(self) -> &'static str {
+        match self {
+            StreamMode::Provisioned => "Provisioned",
+            StreamMode::OnDemand => "On-demand",
+        }
+    }
+}
+
+/// `StreamSummary`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamSummary {
+    pub name: String,
+    pub arn: String,
+    pub status: String,
+    pub mode: StreamMode,
+    pub retention_hours: i32,
+    pub created_at: String,
+    /// Newer servers answer it; the console shows a dash otherwise.
+    #[serde(default)]
+    pub open_shard_count: Option<u32>,
+}
+
+/// `StreamPage`, and every other `{items, next_cursor}` page.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    #[serde(default)]
+    pub next_cursor: Option<String>,
+}
+
+/// `ShardView`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub shard_id: String,
+    pub starting_hash_key: String,
+    pub ending_hash_key: String,
+    pub starting_sequence_number: String,
+    #[serde(default)]
+    pub ending_sequence_number: Option<String>,
+    #[serde(default)]
+    pub parent_shard_id: Option<String>,
+    pub open: bool,
+}
+
+/// `StreamView`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stream {
+    pub name: String,
+    pub arn: String,
+    pub status: String,
+    pub mode: StreamMode,
+    pub retention_hours: i32,
+    pub created_at: String,
+    pub open_shard_count: u32,
+    pub shards: Vec<Shard>,
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+}
+
+/// `RecordView`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Record {
+    pub partition_key: String,
+    pub sequence_number: String,
+    pub arrival_time: String,
+    pub data_base64: String,
+}
+
+/// `RecordPage`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordPage {
+    pub records: Vec<Record>,
+    pub next_cursor: String,
+    pub millis_behind_latest: i64,
+}
+
+/// `PutRecordResult`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutRecordResult {
+    pub shard_id: String,
+    pub sequence_number: String,
+}
+
+/// `PutRecordsResponse`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutRecordsResponse {
+    pub records: Vec<PutRecordResult>,
+}
+
+/// `KeyView`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Key {
+    pub access_key_id: String,
+    pub name: String,
+    pub role: Role,
+    pub enabled: bool,
+    pub created_at: String,
+    #[serde(default)]
+    pub last_used_at: Option<String>,
+    #[serde(default)]
+    pub user_id: Option<String>,
+}
+
+/// `CreatedKey`: a key with its secret, answered once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedKey {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub name: String,
+    pub role: Role,
+}
+
+/// `MemberView`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Member {
+    pub user_id: String,
+    pub email: String,
+    pub role: Role,
+    pub joined_at: String,
+}
+
+/// `InvitationView`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Invitation {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub status: String,
+    pub expires_at: String,
+}
+
+/// `CreatedInvitation`: an invitation with its one-time token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreatedInvitation {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    pub token: String,
+    pub accept_path: String,
+}
+
+/// `AuditEntryView`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: String,
+    pub occurred_at: String,
+    pub actor_type: String,
+    pub actor_id: String,
+    pub action: String,
+    pub resource: String,
+    pub outcome: String,
+    #[serde(default)]
+    pub error_code: Option<String>,
+    #[serde(default)]
+    pub source_ip: Option<String>,
+    #[serde(default)]
+    pub request_id: Option<String>,
+}
+
+/// `Problem` (RFC 9457).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Problem {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    #[serde(default)]
+    pub detail: Option<String>,
+}

@@ -1,0 +1,74 @@
+//! The document shell and the route table.
+
+use leptos::prelude::*;
+use leptos_meta::{MetaTags, provide_meta_context};
+use leptos_router::components::{ParentRoute, Redirect, Route, Router, Routes};
+use leptos_router::{SsrMode, path};
+
+use crate::pages;
+
+/// The HTML document around every page. Styles and icon come from Fjord itself, never a CDN.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light" />
+                <link rel="stylesheet" href="/console/assets/console.css" />
+                <link rel="icon" type="image/svg+xml" href="/console/assets/favicon.svg" />
+                <HydrationScripts options />
+                <MetaTags />
+            </head>
+            <body>
+                <App />
+            </body>
+        </html>
+    }
+}
+
+/// The console. Every route renders fully on the server before the first byte
+/// (`SsrMode::Async`), so a browser without JavaScript gets whole pages.
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Router>
+            <Routes fallback=pages::NotFound>
+                <Route path=path!("/sign-in") view=pages::SignInPage ssr=SsrMode::Async />
+                <ParentRoute path=path!("") view=pages::Layout ssr=SsrMode::Async>
+                    <Route
+                        path=path!("/")
+                        view=|| view! { <Redirect path="/streams" /> }
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/streams") view=pages::StreamsPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/streams/new")
+                        view=pages::CreateStreamPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/streams/:name")
+                        view=pages::StreamPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/streams/:name/data")
+                        view=pages::DataPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route path=path!("/keys") view=pages::KeysPage ssr=SsrMode::Async />
+                    <Route path=path!("/users") view=pages::UsersPage ssr=SsrMode::Async />
+                    <Route path=path!("/audit") view=pages::AuditPage ssr=SsrMode::Async />
+                    <Route
+                        path=path!("/getting-started")
+                        view=pages::GettingStartedPage
+                        ssr=SsrMode::Async
+                    />
+                </ParentRoute>
+            </Routes>
+        </Router>
+    }
+}

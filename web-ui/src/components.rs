@@ -1,0 +1,102 @@
+//! Small pieces every page uses: errors, loading and empty states, the secret box.
+
+use leptos::prelude::*;
+
+use crate::error::ConsoleError;
+use crate::pages::use_me;
+
+/// An error as a person should read it; a lost session links to the sign-in page.
+#[component]
+pub fn ErrorNote(error: ConsoleError) -> impl IntoView {
+    match error {
+        ConsoleError::SignedOut => view! {
+            <p class="error" role="alert">
+                "Your session has ended. " <a href="/sign-in">"Sign in again"</a>
+            </p>
+        }
+        .into_any(),
+        other => view! {
+            <p class="error" role="alert">
+                {other.to_string()}
+            </p>
+        }
+        .into_any(),
+    }
+}
+
+/// What a failed action said, if it failed.
+pub fn action_error<T: Clone + Send + Sync + 'static>(
+    value: Option<Result<T, ConsoleError>>,
+) -> impl IntoView {
+    value
+        .and_then(Result::err)
+        .map(|error| view! { <ErrorNote error /> })
+}
+
+/// Shown while anything waits.
+#[component]
+pub fn Loading(#[prop(default = "Loading…")] label: &'static str) -> impl IntoView {
+    view! {
+        <p class="loading" role="status" aria-live="polite">
+            <span class="spinner" aria-hidden="true"></span>
+            {label}
+        </p>
+    }
+}
+
+/// An empty list's explanation, with what to do next.
+#[component]
+pub fn Empty(children: Children) -> impl IntoView {
+    view! { <div class="empty">{children()}</div> }
+}
+
+/// A secret shown once: selectable text, a copy button (with JavaScript) and the warning.
+#[component]
+pub fn SecretBox(label: &'static str, value: String) -> impl IntoView {
+    let copied = RwSignal::new(false);
+    let text = value.clone();
+    let copy = move |_| {
+        #[cfg(feature = "hydrate")]
+        {
+            let clipboard = window().navigator().clipboard();
+            let _ = clipboard.write_text(&text);
+        }
+        #[cfg(not(feature = "hydrate"))]
+        let _ = &text;
+        copied.set(true);
+    };
+    view! {
+        <div class="secret">
+            <label>
+                {label} <input class="mono" type="text" readonly value=value.clone() />
+            </label>
+            <button type="button" class="secondary" on:click=copy>
+                {move || if copied.get() { "Copied" } else { "Copy" }}
+            </button>
+        </div>
+    }
+}
+
+/// Renders `children` for admins and owners; tells anyone else what the page needs. (The
+/// REST API refuses them regardless: this only spares them forms that would fail.)
+#[component]
+pub fn AdminOnly(what: &'static str, children: ChildrenFn) -> impl IntoView {
+    let me = use_me();
+    let children = StoredValue::new(children);
+    view! {
+        <Suspense fallback=|| view! { <Loading /> }>
+            {move || Suspend::new(async move {
+                match me.await {
+                    Err(error) => view! { <ErrorNote error /> }.into_any(),
+                    Ok(me) if !me.role.is_admin() => view! {
+                        <p class="error" role="alert">
+                            {what} " needs the admin role; you are a " {me.role.as_str()} "."
+                        </p>
+                    }
+                    .into_any(),
+                    Ok(_) => children.read_value()().into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}

@@ -1,0 +1,8 @@
+//! View models: plain Rust the pages render, with the console's logic (validation, decoding,
+//! formatting) kept out of components so it is unit-tested without a browser.
+
+pub mod format;
+pub mod record_data;
+pub mod snippets;
+pub mod stream_form;
+pub mod tags;

@@ -1,0 +1,21 @@
+//! Pages: thin views over view models and server functions.
+
+pub mod audit;
+pub mod data;
+pub mod getting_started;
+pub mod keys;
+pub mod layout;
+pub mod sign_in;
+pub mod stream;
+pub mod streams;
+pub mod users;
+
+pub use audit::AuditPage;
+pub use data::DataPage;
+pub use getting_started::GettingStartedPage;
+pub use keys::KeysPage;
+pub use layout::{Layout, MeResource, NotFound, use_flash, use_me};
+pub use sign_in::SignInPage;
+pub use stream::StreamPage;
+pub use streams::{CreateStreamPage, StreamsPage};
+pub use users::UsersPage;

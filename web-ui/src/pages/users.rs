@@ -1,0 +1,175 @@
+//! Who may do what: members and their roles, invitations. Admins only; the REST API refuses
+//! anyone else, and the page says so instead of offering forms that would fail.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+
+use super::{use_flash, use_me};
+use crate::api::{CreatedInvitation, Member, Role};
+use crate::components::{AdminOnly, Empty, ErrorNote, Loading, SecretBox, action_error};
+use crate::model::format;
+use crate::server_fns::users::{
+    ChangeRole, Invite, RemoveMember, RevokeInvitation, list_invitations, list_members,
+};
+
+#[component]
+pub fn UsersPage() -> impl IntoView {
+    let me = use_me();
+    view! {
+        <Title text="Users and roles · Fjord" />
+        <h1>"Users and roles"</h1>
+        <AdminOnly what="Managing users">
+            <Suspense fallback=|| view! { <Loading /> }>
+                {move || Suspend::new(async move {
+                    match me.await {
+                        Err(error) => view! { <ErrorNote error /> }.into_any(),
+                        Ok(me) => view! { <ManageUsers my_role=me.role my_id=me.user.id.clone() /> }.into_any(),
+                    }
+                })}
+            </Suspense>
+        </AdminOnly>
+    }
+}
+
+#[component]
+fn ManageUsers(my_role: Role, my_id: String) -> impl IntoView {
+    let invite = ServerAction::<Invite>::new();
+    let revoke = ServerAction::<RevokeInvitation>::new();
+    let change = ServerAction::<ChangeRole>::new();
+    let remove = ServerAction::<RemoveMember>::new();
+    let members = Resource::new(
+        move || (change.version().get(), remove.version().get()),
+        |_| list_members(None),
+    );
+    let invitations = Resource::new(
+        move || (invite.version().get(), revoke.version().get()),
+        |_| list_invitations(),
+    );
+    let flashed = use_flash::<CreatedInvitation>("invite");
+    let invited = move || invite.value().get().and_then(Result::ok).or_else(&flashed);
+    let grantable: Vec<Role> = Role::ALL.into_iter().filter(|r| *r <= my_role).collect();
+    let grantable_invite = grantable.clone();
+    view! {
+        <section aria-labelledby="members">
+            <h2 id="members">"Members"</h2>
+            {move || action_error(change.value().get())}
+            {move || action_error(remove.value().get())}
+            <Transition fallback=|| view! { <Loading /> }>
+                {move || {
+                    let grantable = grantable.clone();
+                    let my_id = my_id.clone();
+                    Suspend::new(async move {
+                        match members.await {
+                            Err(error) => view! { <ErrorNote error /> }.into_any(),
+                            Ok(page) => view! {
+                                <div class="table-wrap">
+                                    <table>
+                                        <thead><tr>
+                                            <th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Joined"</th>
+                                            <th scope="col"><span class="visually-hidden">"Actions"</span></th>
+                                        </tr></thead>
+                                        <tbody>
+                                            {page.items.into_iter().map(|member| view! {
+                                                <MemberRow member=member.clone() grantable=grantable.clone() is_me=member.user_id == my_id change remove />
+                                            }).collect_view()}
+                                        </tbody>
+                                    </table>
+                                </div>
+                            }.into_any(),
+                        }
+                    })
+                }}
+            </Transition>
+        </section>
+        <section aria-labelledby="invite">
+            <h2 id="invite">"Invite someone"</h2>
+            <ActionForm action=invite attr:class="toolbar">
+                <label>"Email" <input type="email" name="email" required /></label>
+                <label>"Role"
+                    <select name="role">
+                        {grantable_invite.into_iter().map(|role| view! { <option value=role.as_str() selected=role == Role::Developer>{role.as_str()}</option> }).collect_view()}
+                    </select>
+                </label>
+                <button type="submit" disabled=move || invite.pending().get()>"Invite"</button>
+            </ActionForm>
+            {move || action_error(invite.value().get())}
+            {move || invited().map(|created| view! {
+                <div class="callout" role="status">
+                    <p>"Invitation for " <strong>{created.email.clone()}</strong> " as " {created.role.as_str()} ". Send them this token (shown once); they accept it with " <code>"POST /api/v1/auth/accept-invitation"</code> "."</p>
+                    <SecretBox label="Invitation token" value=created.token.clone() />
+                </div>
+            })}
+            <Transition fallback=|| view! { <Loading /> }>
+                {move || Suspend::new(async move {
+                    match invitations.await {
+                        Err(error) => view! { <ErrorNote error /> }.into_any(),
+                        Ok(page) if page.items.is_empty() => view! { <Empty><p>"No invitations."</p></Empty> }.into_any(),
+                        Ok(page) => view! {
+                            <div class="table-wrap"><table>
+                                <thead><tr><th scope="col">"Email"</th><th scope="col">"Role"</th><th scope="col">"Status"</th><th scope="col">"Expires"</th><th scope="col"><span class="visually-hidden">"Actions"</span></th></tr></thead>
+                                <tbody>
+                                    {page.items.into_iter().map(|invitation| view! {
+                                        <tr>
+                                            <th scope="row">{invitation.email.clone()}</th>
+                                            <td>{invitation.role.as_str()}</td>
+                                            <td>{invitation.status.clone()}</td>
+                                            <td>{format::timestamp(&invitation.expires_at)}</td>
+                                            <td>{(invitation.status == "pending").then(|| view! {
+                                                <ActionForm action=revoke>
+                                                    <input type="hidden" name="id" value=invitation.id.clone() />
+                                                    <button type="submit" class="secondary small">"Revoke"</button>
+                                                </ActionForm>
+                                            })}</td>
+                                        </tr>
+                                    }).collect_view()}
+                                </tbody>
+                            </table></div>
+                        }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn MemberRow(
+    member: Member,
+    grantable: Vec<Role>,
+    is_me: bool,
+    change: ServerAction<ChangeRole>,
+    remove: ServerAction<RemoveMember>,
+) -> impl IntoView {
+    let current = member.role;
+    let (change_id, remove_id) = (member.user_id.clone(), member.user_id.clone());
+    let role_label = format!("Role of {}", member.email);
+    let remove_text = format!("Remove {}", member.email);
+    view! {
+        <tr>
+            <th scope="row">{member.email.clone()} {is_me.then_some(" (you)")}</th>
+            <td>
+                <ActionForm action=change attr:class="inline">
+                    <input type="hidden" name="user_id" value=change_id />
+                    <label class="inline"><span class="visually-hidden">{role_label}</span>
+                        <select name="role">
+                            {grantable.iter().map(|role| view! { <option value=role.as_str() selected=*role == current>{role.as_str()}</option> }).collect_view()}
+                            {(!grantable.contains(&current)).then(|| view! { <option value=current.as_str() selected>{current.as_str()}</option> })}
+                        </select>
+                    </label>
+                    <button type="submit" class="secondary small">"Change"</button>
+                </ActionForm>
+            </td>
+            <td>{format::timestamp(&member.joined_at)}</td>
+            <td>
+                <details class="confirm">
+                    <summary class="button danger small">{if is_me { "Leave" } else { "Remove" }}</summary>
+                    <ActionForm action=remove>
+                        <input type="hidden" name="user_id" value=remove_id />
+                        <p>"Their sessions end and their personal keys are deleted."</p>
+                        <button type="submit" class="danger small">{remove_text}</button>
+                    </ActionForm>
+                </details>
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,13 @@
+pub mod console_info;
+pub mod flash;
+pub mod me;
+pub mod sign_in;
+pub mod sign_out;
+pub mod switch_tenant;
+
+pub use console_info::*;
+pub use flash::*;
+pub use me::*;
+pub use sign_in::*;
+pub use sign_out::*;
+pub use switch_tenant::*;

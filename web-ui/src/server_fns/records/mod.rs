@@ -1,0 +1,5 @@
+pub mod put;
+pub mod read;
+
+pub use put::*;
+pub use read::*;
