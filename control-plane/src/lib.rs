@@ -11,6 +11,7 @@ pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod gateway_events;
+pub mod housekeeping;
 pub mod http;
 pub mod kinesis;
 pub mod reconciler;
@@ -84,6 +85,7 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
     let trusted_proxies = config.trusted_proxies()?;
 
     let shards = shards::Shards::new(jetstream.clone(), names.clone());
+    let housekeeping_store = store.clone();
     let reconciler = Reconciler {
         store: store.clone(),
         jetstream,
@@ -117,6 +119,8 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
         }
         consumed
     });
+    // Prunes metrics past their retention; stops with the process.
+    tasks.spawn(housekeeping::run(housekeeping_store, cancel.clone()));
     let router = http::router(http::InternalState {
         admin,
         internal_token: std::sync::Arc::from(internal_token),
