@@ -172,7 +172,7 @@ fn metrics_event(minutes: Vec<StreamMinute>) -> Vec<u8> {
 }
 
 /// The point of `minute` in a `GET /streams/{name}/metrics` answer.
-fn point<'a>(body: &'a Value, minute: DateTime<Utc>) -> &'a Value {
+fn point(body: &Value, minute: DateTime<Utc>) -> &Value {
     let minute = minute_start(minute);
     body["points"]
         .as_array()

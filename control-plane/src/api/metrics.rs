@@ -198,9 +198,9 @@ pub async fn streams_metrics(
         .incoming_records_by_stream(context.tenant_id, first, last)
         .await?
         .into_iter()
-        .map(|(name, stored)| {
+        .map(|stream| {
             let mut incoming_records = vec![0; count as usize];
-            for (minute, records) in stored {
+            for (minute, records) in stream.minutes {
                 let offset = (minute - first).num_minutes();
                 if let Some(slot) = usize::try_from(offset)
                     .ok()
@@ -210,7 +210,7 @@ pub async fn streams_metrics(
                 }
             }
             StreamSparkline {
-                name,
+                name: stream.stream_name,
                 incoming_records,
             }
         })

@@ -52,6 +52,14 @@ pub struct MinuteRow {
     pub iterator_age_ms_max: i64,
 }
 
+/// A stream's incoming records per stored minute, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IncomingRecords {
+    pub stream_name: String,
+    /// (minute, records) for minutes with a row.
+    pub minutes: Vec<(DateTime<Utc>, i64)>,
+}
+
 /// The start of the UTC minute `time` falls in.
 pub fn minute_start(time: DateTime<Utc>) -> DateTime<Utc> {
     let ms = fjord_common::events::minute_of(time.timestamp_millis());
@@ -138,7 +146,7 @@ impl Store {
         tenant_id: TenantId,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
-    ) -> StoreResult<Vec<(String, Vec<(DateTime<Utc>, i64)>)>> {
+    ) -> StoreResult<Vec<IncomingRecords>> {
         let rows = sqlx::query_as::<_, (String, Option<DateTime<Utc>>, Option<i64>)>(
             "SELECT s.name, m.minute, m.incoming_records
              FROM streams AS s
@@ -153,15 +161,18 @@ impl Store {
         .bind(to)
         .fetch_all(&self.pool)
         .await?;
-        let mut streams: Vec<(String, Vec<(DateTime<Utc>, i64)>)> = Vec::new();
+        let mut streams: Vec<IncomingRecords> = Vec::new();
         for (name, minute, incoming_records) in rows {
-            if streams.last().is_none_or(|(last, _)| *last != name) {
-                streams.push((name, Vec::new()));
+            if streams.last().is_none_or(|last| last.stream_name != name) {
+                streams.push(IncomingRecords {
+                    stream_name: name,
+                    minutes: Vec::new(),
+                });
             }
-            if let (Some(minute), Some(records), Some((_, points))) =
+            if let (Some(minute), Some(records), Some(stream)) =
                 (minute, incoming_records, streams.last_mut())
             {
-                points.push((minute, records));
+                stream.minutes.push((minute, records));
             }
         }
         Ok(streams)
