@@ -23,8 +23,10 @@ use fjord_control_plane::auth::session::SessionKeys;
 use fjord_control_plane::gateway_events::{Applied, EventConsumer, ensure_events_stream};
 use fjord_control_plane::store::metrics::minute_start;
 use fjord_control_plane::store::{Store, TenantId};
+use http_body_util::BodyExt as _;
 use serde_json::{Value, json};
 use sqlx::PgPool;
+use tower::ServiceExt as _;
 use uuid::Uuid;
 
 const SESSION_KEY: [u8; 32] = [9; 32];
@@ -501,6 +503,35 @@ async fn records_put_and_read_over_rest_count_as_incoming_and_outgoing(pool: PgP
     );
     assert_eq!(total(&body, "outgoing_records"), 2);
     assert_eq!(total(&body, "outgoing_bytes"), 10);
+
+    // A tail counts what it sends (before sending it).
+    let request = axum::http::Request::builder()
+        .uri(format!(
+            "/api/v1/streams/{STREAM}/shards/shardId-000000000000/tail?from=trim_horizon"
+        ))
+        .header("authorization", format!("Bearer {developer}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let response = app.router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let mut events = response.into_body();
+    let mut text = String::new();
+    while text.matches("event: record").count() < 3 {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(15), events.frame())
+            .await
+            .expect("the records arrive within 15 s")
+            .expect("the event stream stays open")
+            .unwrap();
+        if let Ok(data) = frame.into_data() {
+            text.push_str(std::str::from_utf8(&data).unwrap());
+        }
+    }
+    drop(events);
+    let body = app
+        .get(&developer, &format!("/streams/{STREAM}/metrics?minutes=5"))
+        .await;
+    assert_eq!(total(&body, "outgoing_records"), 5);
+    assert_eq!(total(&body, "outgoing_bytes"), 25);
 }
 
 #[sqlx::test(migrations = "../migrations")]
