@@ -6,8 +6,8 @@
 //! durable consumer, so each event is handled by one of them. An event is acknowledged only
 //! after its write committed; a failed write is retried later (NAK with a delay). Writes are
 //! idempotent (audit entries by event id, usage by `GREATEST`, metrics by the event id
-//! recorded in the transaction that adds them), since delivery is at least once. An event that can never apply (undecodable, or its tenant is gone) is logged and
-//! acknowledged.
+//! recorded in the transaction that adds them), since delivery is at least once. An event
+//! that can never apply (undecodable, or its tenant is gone) is logged and acknowledged.
 
 use std::time::Duration;
 

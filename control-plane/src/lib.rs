@@ -5,7 +5,9 @@
 //! administration in Kinesis terms ([`kinesis`]) served to the gateway over the internal API
 //! ([`http`]), identity and access ([`auth`]), the REST API under `/api/v1` ([`api`]) served on
 //! the same listener (including records over REST for the console and SDK-less apps, through
-//! [`shards`]), and operator actions ([`admin`]). The AWS record API is the data plane's job.
+//! [`shards`]), the gateway's events ([`gateway_events`], including per-minute stream metrics)
+//! with their clean-up ([`housekeeping`]), and operator actions ([`admin`]). The AWS record API
+//! is the data plane's job.
 
 pub mod admin;
 pub mod api;
