@@ -1,12 +1,13 @@
 //! The control plane's end of the gateway's event path (ADR 009): key usage moves
-//! `access_keys.last_used_at` forward, refused calls become audit entries.
+//! `access_keys.last_used_at` forward, refused calls become audit entries, and record
+//! traffic adds to the per-minute stream metrics (ADR 013).
 //!
 //! Every control-plane process consumes the installation's events stream through one shared
 //! durable consumer, so each event is handled by one of them. An event is acknowledged only
 //! after its write committed; a failed write is retried later (NAK with a delay). Writes are
-//! idempotent (audit entries by event id, usage by `GREATEST`), since delivery is at least
-//! once. An event that can never apply (undecodable, or its tenant is gone) is logged and
-//! acknowledged.
+//! idempotent (audit entries by event id, usage by `GREATEST`, metrics by the event id
+//! recorded in the transaction that adds them), since delivery is at least once. An event
+//! that can never apply (undecodable, or its tenant is gone) is logged and acknowledged.
 
 use std::time::Duration;
 
@@ -17,7 +18,7 @@ use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use chrono::{DateTime, Utc};
 use fjord_common::events::{
     EVENTS_MAX_AGE_SECS, EVENTS_MAX_BYTES, EVENTS_MAX_MESSAGE_BYTES, EventBody, GatewayEvent,
-    RefusedCall, SuppressedRefusals,
+    RefusedCall, StreamMinute, SuppressedRefusals,
 };
 use fjord_common::naming::Names;
 use futures::StreamExt as _;
@@ -25,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::store::audit::{ActorType, AuditEntry};
 use crate::store::key_usage::KeyUse;
+use crate::store::metrics::{StreamMinuteTraffic, Traffic};
 use crate::store::{Store, StoreError, TenantId};
 
 /// How long before a failed event is offered again.
@@ -155,6 +157,14 @@ impl EventConsumer {
                     .await
                     .map(|_| ())
             }
+            EventBody::StreamMetrics { minutes } => {
+                let minutes: Vec<StreamMinuteTraffic> =
+                    minutes.iter().filter_map(stream_minute_traffic).collect();
+                self.store
+                    .apply_stream_metrics_once(event.id, &minutes)
+                    .await
+                    .map(|_| ())
+            }
         };
         match outcome {
             Ok(()) => Applied::Done,
@@ -180,6 +190,24 @@ pub enum Applied {
 
 fn time_of(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_else(Utc::now)
+}
+
+/// A gateway's count for one stream minute, as the store adds it; `None` for a minute no
+/// timestamp can hold.
+fn stream_minute_traffic(minute: &StreamMinute) -> Option<StreamMinuteTraffic> {
+    let count = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    Some(StreamMinuteTraffic {
+        tenant_id: TenantId(minute.tenant_id),
+        stream_id: minute.stream_id,
+        minute: DateTime::from_timestamp_millis(minute.minute_ms)?,
+        traffic: Traffic {
+            incoming_records: count(minute.incoming_records),
+            incoming_bytes: count(minute.incoming_bytes),
+            outgoing_records: count(minute.outgoing_records),
+            outgoing_bytes: count(minute.outgoing_bytes),
+            iterator_age_ms_max: minute.iterator_age_ms_max.max(0),
+        },
+    })
 }
 
 /// A refused call: the key as actor, `kinesis:<Action>`, failed with the AWS error type.

@@ -5,12 +5,15 @@
 //! administration in Kinesis terms ([`kinesis`]) served to the gateway over the internal API
 //! ([`http`]), identity and access ([`auth`]), the REST API under `/api/v1` ([`api`]) served on
 //! the same listener (including records over REST for the console and SDK-less apps, through
-//! [`shards`]), and operator actions ([`admin`]). The AWS record API is the data plane's job.
+//! [`shards`]), the gateway's events ([`gateway_events`], including per-minute stream metrics)
+//! with their clean-up ([`housekeeping`]), and operator actions ([`admin`]). The AWS record API
+//! is the data plane's job.
 
 pub mod admin;
 pub mod api;
 pub mod auth;
 pub mod gateway_events;
+pub mod housekeeping;
 pub mod http;
 pub mod kinesis;
 pub mod reconciler;
@@ -96,6 +99,7 @@ pub async fn run_with(
     let trusted_proxies = config.trusted_proxies()?;
 
     let shards = shards::Shards::new(jetstream.clone(), names.clone());
+    let housekeeping_store = store.clone();
     let reconciler = Reconciler {
         store: store.clone(),
         jetstream,
@@ -129,6 +133,8 @@ pub async fn run_with(
         }
         consumed
     });
+    // Prunes metrics past their retention; stops with the process.
+    tasks.spawn(housekeeping::run(housekeeping_store, cancel.clone()));
     let router = http::router(http::InternalState {
         admin,
         internal_token: std::sync::Arc::from(internal_token),

@@ -1,11 +1,13 @@
-//! What the gateway tells the control plane (ADR 009): access keys used, and calls refused
-//! for an identified key, as events on the installation's JetStream events stream.
+//! What the gateway tells the control plane (ADR 009): access keys used, calls refused for an
+//! identified key, and record traffic per stream and minute (ADR 013), as events on the
+//! installation's JetStream events stream.
 //!
 //! Nothing here may slow a request down. Requests only touch in-memory maps and a bounded
-//! channel ([`GatewayEvents::key_used`], [`GatewayEvents::refused`]); a full channel drops the
-//! event and counts it. Key usage is folded into one event per flush; refused calls are sent
-//! one by one up to a per-key, per-window limit, then counted and summarized. A background
-//! task publishes and waits for JetStream's acknowledgement ([`run_publisher`]).
+//! channel ([`GatewayEvents::key_used`], [`GatewayEvents::refused`], [`GatewayEvents::traffic`]);
+//! a full channel drops the event and counts it. Key usage and traffic are folded into events
+//! per flush; refused calls are sent one by one up to a per-key, per-window limit, then
+//! counted and summarized. A background task publishes and waits for JetStream's
+//! acknowledgement ([`run_publisher`]).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,12 +16,15 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use fjord_common::events::{
-    EventBody, GatewayEvent, KeyUse, MAX_KEYS_PER_USAGE_EVENT, RefusedCall, SuppressedRefusals,
+    EventBody, GatewayEvent, KeyUse, MAX_KEYS_PER_USAGE_EVENT, MAX_STREAM_MINUTES_PER_EVENT,
+    RefusedCall, SuppressedRefusals,
 };
 use fjord_common::naming::Names;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use crate::metrics::StreamTraffic;
 
 /// Events waiting for the publisher; beyond this they are dropped (and counted).
 const QUEUE_CAPACITY: usize = 4096;
@@ -55,6 +60,8 @@ pub(crate) struct GatewayEvents {
     refusals: Mutex<HashMap<String, RefusalWindow>>,
     policy: RefusalPolicy,
     dropped: AtomicU64,
+    /// Records in and out per stream and minute since the last metrics flush.
+    pub(crate) traffic: StreamTraffic,
 }
 
 fn now_ms() -> i64 {
@@ -79,6 +86,7 @@ impl GatewayEvents {
             refusals: Mutex::new(HashMap::new()),
             policy,
             dropped: AtomicU64::new(0),
+            traffic: StreamTraffic::default(),
         };
         (events, receiver)
     }
@@ -181,6 +189,17 @@ impl GatewayEvents {
         }
     }
 
+    /// Sends the record traffic counted since the last metrics flush (one event per
+    /// [`MAX_STREAM_MINUTES_PER_EVENT`] stream minutes).
+    pub(crate) fn flush_metrics(&self) {
+        let mut minutes = self.traffic.take();
+        while !minutes.is_empty() {
+            let rest = minutes.split_off(minutes.len().min(MAX_STREAM_MINUTES_PER_EVENT));
+            self.emit(event(EventBody::StreamMetrics { minutes }));
+            minutes = rest;
+        }
+    }
+
     /// The summary of an ended window, if anything in it was suppressed.
     fn summarize(&self, access_key_id: &str, window: RefusalWindow) {
         if window.suppressed == 0 {
@@ -221,21 +240,27 @@ impl GatewayEvents {
     }
 }
 
-/// Flushes key usage and ended refusal windows every `interval`, and once more on shutdown.
+/// Flushes key usage and ended refusal windows every `usage_interval`, record traffic every
+/// `metrics_interval`, and both once more on shutdown.
 pub(crate) async fn run_flusher(
     events: std::sync::Arc<GatewayEvents>,
-    interval: Duration,
+    usage_interval: Duration,
+    metrics_interval: Duration,
     cancel: CancellationToken,
 ) {
-    let mut ticks = tokio::time::interval(interval);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut usage_ticks = tokio::time::interval(usage_interval);
+    usage_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut metrics_ticks = tokio::time::interval(metrics_interval);
+    metrics_ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = cancel.cancelled() => break,
-            _ = ticks.tick() => events.flush(),
+            _ = usage_ticks.tick() => events.flush(),
+            _ = metrics_ticks.tick() => events.flush_metrics(),
         }
     }
     events.flush();
+    events.flush_metrics();
     let dropped = events.dropped();
     if dropped > 0 {
         tracing::warn!(dropped, "gateway events dropped since start");
@@ -389,6 +414,43 @@ mod tests {
         // A new window sends again.
         events.refused(refused("AKIAONE"));
         assert_eq!(drain(&mut receiver).len(), 1);
+    }
+
+    #[test]
+    fn traffic_is_sent_per_flush_in_bounded_events() {
+        let (events, mut receiver) = GatewayEvents::new(RefusalPolicy {
+            per_window: 1,
+            window: Duration::from_secs(60),
+        });
+        events.flush_metrics();
+        assert!(
+            drain(&mut receiver).is_empty(),
+            "nothing counted, nothing sent"
+        );
+        let streams = MAX_STREAM_MINUTES_PER_EVENT + 1;
+        for stream in 0..streams {
+            events
+                .traffic
+                .incoming(Uuid::nil(), Uuid::from_u128(stream as u128), 1, 10);
+        }
+        events.flush_metrics();
+        let sent = drain(&mut receiver);
+        let sizes: Vec<usize> = sent
+            .iter()
+            .map(|body| match body {
+                EventBody::StreamMetrics { minutes } => minutes.len(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(sizes.iter().sum::<usize>(), streams, "{sizes:?}");
+        assert_eq!(sizes.len(), 2, "{sizes:?}");
+        assert!(
+            sizes
+                .iter()
+                .all(|size| *size <= MAX_STREAM_MINUTES_PER_EVENT)
+        );
+        events.flush_metrics();
+        assert!(drain(&mut receiver).is_empty(), "taken by the first flush");
     }
 
     #[test]

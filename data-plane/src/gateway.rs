@@ -32,7 +32,7 @@ pub(crate) struct Gateway {
     pub(crate) forwarder: Forwarder,
     /// Largest JetStream message the server accepts, less room for headers.
     pub(crate) max_message_bytes: usize,
-    /// Key usage and refused calls for the control plane (ADR 009).
+    /// Key usage, refused calls and record traffic for the control plane (ADR 009, ADR 013).
     pub(crate) events: Arc<GatewayEvents>,
     /// Proxies whose `X-Forwarded-For` names the client.
     pub(crate) trusted_proxies: TrustedProxies,

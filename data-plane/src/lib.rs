@@ -10,6 +10,7 @@ mod catalog;
 mod events;
 mod gateway;
 mod iterator;
+mod metrics;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -89,6 +90,7 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
     let flusher = tokio::spawn(events::run_flusher(
         events,
         Duration::from_millis(config.gateway.key_usage_flush_ms),
+        Duration::from_millis(config.gateway.metrics_flush_ms),
         events_cancel.clone(),
     ));
     let publisher = tokio::spawn(events::run_publisher(
@@ -108,7 +110,7 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
     .await
     .context("gateway server failed");
     cancel.cancel();
-    // Served requests are done: send the last usage, then publish what is queued.
+    // Served requests are done: send the last usage and traffic, then publish what is queued.
     events_cancel.cancel();
     flusher.await.context("event flusher panicked")?;
     drop(gateway);

@@ -11,6 +11,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod invitations;
 pub mod keys;
+pub mod metrics;
 pub mod password;
 pub mod problem;
 pub mod records;
@@ -165,6 +166,7 @@ pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Resu
         streams::create_stream, streams::list_streams, streams::describe_stream, streams::delete_stream,
         streams::set_retention, streams::add_tags, streams::remove_tag, streams::describe_limits,
         records::put_records, records::read_records, records::tail_records,
+        metrics::stream_metrics, metrics::streams_metrics,
         users::list_users, users::change_role, users::remove_user, password::change_password,
         invitations::create_invitation, invitations::list_invitations,
         invitations::revoke_invitation, invitations::accept_invitation,
@@ -178,6 +180,8 @@ pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Resu
         streams::TagsView, streams::LimitsView,
         records::PutRecordsRequest, records::PutRecordEntry, records::PutRecordsResponse,
         records::PutRecordResult, records::ReadFrom, records::RecordView, records::RecordPage,
+        metrics::StreamMetricsView, metrics::MetricsPoint, metrics::StreamsMetricsView,
+        metrics::StreamSparkline,
         users::MemberView, users::MemberPage, users::ChangeRoleRequest,
         password::ChangePasswordRequest,
         invitations::CreateInvitationRequest, invitations::AcceptInvitationRequest,
@@ -185,7 +189,7 @@ pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Resu
         invitations::CreatedInvitation, invitations::InvitationPage,
     )),
     modifiers(&Security),
-    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"), (name = "streams", description = "Streams, their retention and tags, and the tenant's quotas"), (name = "records", description = "Put, read and tail a stream's records"), (name = "users", description = "The tenant's members and invitations"))
+    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"), (name = "streams", description = "Streams, their retention and tags, and the tenant's quotas"), (name = "records", description = "Put, read and tail a stream's records"), (name = "metrics", description = "Record traffic per stream and minute"), (name = "users", description = "The tenant's members and invitations"))
 )]
 pub struct ApiDoc;
 
@@ -256,6 +260,7 @@ pub const TENANT_RESOURCE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/streams/{name}/records"),
     ("GET", "/api/v1/streams/{name}/shards/{shard_id}/records"),
     ("GET", "/api/v1/streams/{name}/shards/{shard_id}/tail"),
+    ("GET", "/api/v1/streams/{name}/metrics"),
     ("PATCH", "/api/v1/users/{id}"),
     ("DELETE", "/api/v1/users/{id}"),
     ("DELETE", "/api/v1/invitations/{id}"),
@@ -309,6 +314,8 @@ pub fn router(state: ApiState) -> Router {
             "/streams/{name}/shards/{shard_id}/tail",
             get(records::tail_records),
         )
+        .route("/streams/{name}/metrics", get(metrics::stream_metrics))
+        .route("/metrics/streams", get(metrics::streams_metrics))
         .route("/limits", get(streams::describe_limits))
         .route("/openapi.json", get(openapi_json))
         .route("/reference", get(reference::reference))

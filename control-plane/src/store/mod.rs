@@ -9,6 +9,7 @@ pub mod idempotency;
 pub mod invitations;
 pub mod key_usage;
 pub mod members;
+pub mod metrics;
 mod postgres;
 pub mod quotas;
 pub mod resealing;

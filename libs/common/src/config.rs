@@ -130,6 +130,9 @@ pub struct GatewayConfig {
     /// How often the gateway sends the control plane the access keys used since the last
     /// flush (`access_keys.last_used_at`); one event per flush, not per request.
     pub key_usage_flush_ms: u64,
+    /// How often the gateway sends the control plane its per-stream, per-minute record
+    /// counts (ADR 013); one event per flush, not per request.
+    pub metrics_flush_ms: u64,
     /// Refused calls of one key sent to the audit log one by one per window and gateway
     /// process; beyond it they are counted and summarized in one event.
     pub refused_calls_per_window: u32,
@@ -184,6 +187,7 @@ impl Default for FjordConfig {
                 control_plane_url: "http://127.0.0.1:4567".to_owned(),
                 iterator_lifetime_ms: 300_000,
                 key_usage_flush_ms: 10_000,
+                metrics_flush_ms: 10_000,
                 refused_calls_per_window: 60,
                 refused_calls_window_ms: 60_000,
             },
@@ -251,9 +255,12 @@ impl FjordConfig {
         {
             bail!("region must be a region name such as us-east-1");
         }
-        if self.gateway.key_usage_flush_ms == 0 || self.gateway.refused_calls_window_ms == 0 {
+        if self.gateway.key_usage_flush_ms == 0
+            || self.gateway.metrics_flush_ms == 0
+            || self.gateway.refused_calls_window_ms == 0
+        {
             bail!(
-                "gateway.key_usage_flush_ms and gateway.refused_calls_window_ms must be positive"
+                "gateway.key_usage_flush_ms, gateway.metrics_flush_ms and gateway.refused_calls_window_ms must be positive"
             );
         }
         self.trusted_proxies()?;

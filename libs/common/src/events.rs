@@ -17,6 +17,8 @@ pub const EVENTS_MAX_BYTES: i64 = 256 * 1024 * 1024;
 pub const EVENTS_MAX_MESSAGE_BYTES: i32 = 1024 * 1024;
 /// Most keys in one usage event; a flush with more sends several.
 pub const MAX_KEYS_PER_USAGE_EVENT: usize = 1000;
+/// Most (stream, minute) counters in one metrics event; a flush with more sends several.
+pub const MAX_STREAM_MINUTES_PER_EVENT: usize = 1000;
 
 /// One event, as published.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -38,6 +40,9 @@ pub enum EventBody {
     RefusedCall(RefusedCall),
     /// Refused calls of one key beyond the per-window limit, not sent one by one.
     RefusedCallsSuppressed(SuppressedRefusals),
+    /// Record traffic per stream and UTC minute since the previous flush (ADR 013): counters
+    /// to add, and the highest iterator age seen.
+    StreamMetrics { minutes: Vec<StreamMinute> },
 }
 
 impl EventBody {
@@ -46,6 +51,7 @@ impl EventBody {
         match self {
             EventBody::KeyUsage { .. } => "usage",
             EventBody::RefusedCall(_) | EventBody::RefusedCallsSuppressed(_) => "audit",
+            EventBody::StreamMetrics { .. } => "metrics",
         }
     }
 }
@@ -87,6 +93,32 @@ pub struct SuppressedRefusals {
     pub last_source_ip: Option<String>,
 }
 
+/// One stream's record traffic in one UTC minute, as one gateway counted it since its
+/// previous flush. The control plane adds the counters to what it has for that minute and
+/// keeps the larger iterator age.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamMinute {
+    pub tenant_id: Uuid,
+    /// The stream's id (not its name: a stream deleted and created again under the same name
+    /// is another stream).
+    pub stream_id: Uuid,
+    /// The start of the minute, milliseconds since the Unix epoch (a multiple of 60 000).
+    pub minute_ms: i64,
+    /// Records stored by PutRecord and PutRecords, and their data bytes.
+    pub incoming_records: u64,
+    pub incoming_bytes: u64,
+    /// Records returned by GetRecords, and their data bytes.
+    pub outgoing_records: u64,
+    pub outgoing_bytes: u64,
+    /// The highest `MillisBehindLatest` a GetRecords call answered.
+    pub iterator_age_ms_max: i64,
+}
+
+/// The start of the UTC minute `ms` (milliseconds since the Unix epoch) falls in.
+pub fn minute_of(ms: i64) -> i64 {
+    ms - ms.rem_euclid(60_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -108,5 +140,26 @@ mod tests {
         assert_eq!(json["type"], "key_usage");
         assert_eq!(serde_json::from_value::<GatewayEvent>(json).unwrap(), event);
         assert!(serde_json::from_str::<GatewayEvent>(r#"{"type":"other"}"#).is_err());
+    }
+
+    #[test]
+    fn stream_metrics_travel_on_their_own_subject() {
+        let body = EventBody::StreamMetrics {
+            minutes: vec![StreamMinute {
+                tenant_id: Uuid::nil(),
+                stream_id: Uuid::nil(),
+                minute_ms: minute_of(1_764_151_234_567),
+                incoming_records: 3,
+                incoming_bytes: 30,
+                outgoing_records: 0,
+                outgoing_bytes: 0,
+                iterator_age_ms_max: 0,
+            }],
+        };
+        assert_eq!(body.subject_token(), "metrics");
+        let json = serde_json::to_value(&body).unwrap();
+        assert_eq!(json["type"], "stream_metrics");
+        assert_eq!(json["minutes"][0]["minute_ms"], 1_764_151_200_000_i64);
+        assert_eq!(minute_of(-1), -60_000);
     }
 }

@@ -8,6 +8,9 @@
 //! message per shard group, `fjord_common::records`), routed by the same MD5 table
 //! (`fjord_common::routing`) and numbered by the same sequence numbers. Record writes are not
 //! audited (ADR 004). A stream of another tenant is a 404 like one that never existed.
+//!
+//! Records put, read and tailed here count in the stream's metrics like the gateway's
+//! (ADR 013), written straight to the table ([`count_traffic`]).
 
 mod dto;
 mod put;
@@ -32,7 +35,23 @@ use crate::api::ApiState;
 use crate::api::problem::Problem;
 use crate::auth::context::AuthContext;
 use crate::shards::{ReadFrom as ShardFrom, ShardError, ShardMessage, Shards};
+use crate::store::metrics::Traffic;
 use crate::store::streams::{ShardRow, StreamRow};
+use crate::store::{Store, TenantId};
+
+/// Adds traffic served here to the stream's metrics (ADR 013), best effort: the records are
+/// already stored or read, so a failed write is logged and the call goes on.
+async fn count_traffic(store: &Store, tenant_id: TenantId, stream_id: Uuid, traffic: Traffic) {
+    if traffic == Traffic::default() {
+        return;
+    }
+    if let Err(error) = store
+        .add_stream_traffic(tenant_id, stream_id, traffic)
+        .await
+    {
+        tracing::warn!(%error, %stream_id, "cannot count record traffic");
+    }
+}
 
 /// The JetStream side of the record endpoints, or a 503 when the API runs without it.
 fn shards(state: &ApiState) -> Result<&Shards, Problem> {
@@ -221,6 +240,8 @@ async fn start_position(
 /// Records decoded from shard messages, from a position on.
 struct Collected {
     records: Vec<RecordView>,
+    /// The records' data bytes (without partition keys).
+    data_bytes: u64,
     /// Where the next read starts.
     next: Position,
     behind_ms: i64,
@@ -238,6 +259,7 @@ fn collect(
 ) -> Collected {
     let mut records = Vec::new();
     let mut bytes = 0usize;
+    let mut data_bytes = 0u64;
     let mut next = start;
     let mut behind_ms = 0i64;
     'messages: for message in messages {
@@ -280,6 +302,7 @@ fn collect(
                 break 'messages;
             }
             bytes += record.data.len() + record.partition_key.len();
+            data_bytes += record.data.len() as u64;
             let sequence = SequenceNumber {
                 message_sequence: message.sequence,
                 shard_index,
@@ -310,8 +333,21 @@ fn collect(
     }
     Collected {
         records,
+        data_bytes,
         next,
         behind_ms,
+    }
+}
+
+impl Collected {
+    /// What this read counts as in the stream's metrics.
+    fn traffic(&self) -> Traffic {
+        Traffic {
+            outgoing_records: self.records.len() as i64,
+            outgoing_bytes: i64::try_from(self.data_bytes).unwrap_or(i64::MAX),
+            iterator_age_ms_max: self.behind_ms,
+            ..Traffic::default()
+        }
     }
 }
 

@@ -19,6 +19,7 @@ use crate::api::extract::ApiJson;
 use crate::api::problem::Problem;
 use crate::auth::context::AuthContext;
 use crate::auth::permissions::Action;
+use crate::store::metrics::Traffic;
 
 /// Largest record (partition key plus data), as PutRecords allows: 1 MiB.
 pub const MAX_RECORD_BYTES: usize = 1024 * 1024;
@@ -146,6 +147,12 @@ pub async fn put_records(
             });
         }
     }
+    let traffic = Traffic {
+        incoming_records: accepted.len() as i64,
+        incoming_bytes: accepted.iter().map(|record| record.data.len() as i64).sum(),
+        ..Traffic::default()
+    };
+    super::count_traffic(&state.store, context.tenant_id, stream.id, traffic).await;
     Ok(Json(PutRecordsResponse {
         records: results.into_iter().flatten().collect(),
     }))

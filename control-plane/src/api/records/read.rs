@@ -88,6 +88,7 @@ pub async fn read_records(
         MAX_READ_BYTES,
         now_ms(),
     );
+    super::count_traffic(&state.store, context.tenant_id, stream.id, page.traffic()).await;
     if let Position::Timestamp(_) = page.next {
         // Nothing at or after the timestamp yet: continue from the shard's tip.
         let (_, last) = shards

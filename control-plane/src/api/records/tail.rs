@@ -5,6 +5,7 @@
 //! [`TAIL_BATCH_MESSAGES`] messages) or waits up to [`TAIL_WAIT`] for the next message, so a
 //! connection's work is bounded and an idle one costs one pull request per wait. The events
 //! end when the client goes away (the consumer is deleted) or the shard's stream is gone.
+//! Each round that sent records counts them in the stream's metrics (ADR 013).
 
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -27,6 +28,7 @@ use crate::api::problem::Problem;
 use crate::auth::context::AuthContext;
 use crate::auth::permissions::Action;
 use crate::shards::ShardReader;
+use crate::store::{Store, TenantId};
 
 /// Messages fetched per round.
 pub const TAIL_BATCH_MESSAGES: usize = 100;
@@ -105,10 +107,22 @@ pub async fn tail_records(
         .open(stream.id, shard_index, start.read_from())
         .await
         .map_err(shard_problem)?;
-    let events = events(reader, start, shard_index);
+    let counted = Counted {
+        store: state.store.clone(),
+        tenant_id: context.tenant_id,
+        stream_id: stream.id,
+    };
+    let events = events(reader, start, shard_index, counted);
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
         .into_response())
+}
+
+/// Where a tail counts the records it sends.
+struct Counted {
+    store: Store,
+    tenant_id: TenantId,
+    stream_id: uuid::Uuid,
 }
 
 struct Tail {
@@ -116,6 +130,7 @@ struct Tail {
     position: Position,
     shard_index: u32,
     pending: VecDeque<Event>,
+    counted: Counted,
 }
 
 /// The `record` events from `start` on, until the shard's stream is gone.
@@ -123,12 +138,14 @@ fn events(
     reader: ShardReader,
     start: Position,
     shard_index: u32,
+    counted: Counted,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let tail = Tail {
         reader,
         position: start,
         shard_index,
         pending: VecDeque::new(),
+        counted,
     };
     futures::stream::unfold(tail, |mut tail| async move {
         loop {
@@ -162,6 +179,13 @@ fn events(
                 now_ms(),
             );
             tail.position = page.next;
+            super::count_traffic(
+                &tail.counted.store,
+                tail.counted.tenant_id,
+                tail.counted.stream_id,
+                page.traffic(),
+            )
+            .await;
             for record in page.records {
                 let event = Event::default()
                     .event("record")

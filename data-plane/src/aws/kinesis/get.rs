@@ -1,4 +1,7 @@
 //! GetShardIterator and GetRecords.
+//!
+//! Records a GetRecords call returns, their data bytes and its `MillisBehindLatest` are
+//! counted for the stream's metrics (ADR 013).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -270,6 +273,7 @@ pub(super) async fn get_records(
 
     let mut records = Vec::new();
     let mut bytes = 0usize;
+    let mut data_bytes = 0u64;
     let mut next = iterator.position;
     let mut behind_ms = 0i64;
     'messages: for message in &messages {
@@ -302,6 +306,7 @@ pub(super) async fn get_records(
                 break 'messages;
             }
             bytes += record.data.len() + record.partition_key.len();
+            data_bytes += record.data.len() as u64;
             records.push(RecordJson {
                 sequence_number: SequenceNumber {
                     message_sequence: message.sequence,
@@ -338,6 +343,13 @@ pub(super) async fn get_records(
             .await?;
         next = Position::Sequence(last + 1, 0);
     }
+    gateway.events.traffic.outgoing(
+        caller.tenant_id,
+        iterator.stream_id,
+        records.len() as u64,
+        data_bytes,
+        behind_ms,
+    );
     let next_iterator = ShardIterator {
         position: next,
         issued_ms: now,

@@ -4,6 +4,8 @@
 //! Before anything is stored, the records are charged to the tenant's write throughput quota
 //! (ADR 010): PutRecord over it is a `ProvisionedThroughputExceededException`; PutRecords
 //! stores the leading records that fit and answers the rest with that error code per record.
+//!
+//! Stored records and their data bytes are counted for the stream's metrics (ADR 013).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
@@ -200,6 +202,12 @@ pub(super) async fn put_record(
     let message_sequence = gateway
         .publish(stream.spec.stream_id, shard_index, message)
         .await?;
+    gateway.events.traffic.incoming(
+        caller.tenant_id,
+        stream.spec.stream_id,
+        1,
+        accepted.data.len() as u64,
+    );
     let output = PutRecordOutput {
         shard_id: shard_id(shard_index),
         sequence_number: SequenceNumber {
@@ -363,7 +371,15 @@ pub(super) async fn put_records(
             };
         }
     }
+    let (mut stored_records, mut stored_bytes) = (0u64, 0u64);
     for (shard_index, chunk, outcome) in futures::future::join_all(publishes).await {
+        if outcome.is_ok() {
+            stored_records += chunk.len() as u64;
+            stored_bytes += chunk
+                .iter()
+                .map(|&position| accepted[position].data.len() as u64)
+                .sum::<u64>();
+        }
         for (record_index, &position) in chunk.iter().enumerate() {
             results[position] = match &outcome {
                 Ok(message_sequence) => PutRecordsResultEntry {
@@ -389,6 +405,12 @@ pub(super) async fn put_records(
             };
         }
     }
+    gateway.events.traffic.incoming(
+        caller.tenant_id,
+        stream.spec.stream_id,
+        stored_records,
+        stored_bytes,
+    );
     let output = PutRecordsOutput {
         failed_record_count: failed,
         records: results,
