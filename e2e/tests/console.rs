@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use aws_sdk_kinesis::primitives::Blob;
 use fjord_e2e::browser::{self, Browser};
-use fjord_e2e::{Fjord, stream_name};
+use fjord_e2e::{Fjord, Options, stream_name};
 
 /// Signs in through the sign-in form and waits for the streams page.
 async fn sign_in(
@@ -62,7 +62,15 @@ async fn core_flows(javascript: bool) -> anyhow::Result<()> {
         return Ok(());
     }
     let tag = if javascript { "js" } else { "nojs" };
-    let fjord = Fjord::start().await?;
+    let fjord = Fjord::start_with(Options {
+        // Metrics reach the monitoring charts within a second.
+        settings: vec![(
+            "FJORD__GATEWAY__METRICS_FLUSH_MS".to_owned(),
+            "300".to_owned(),
+        )],
+        ..Options::default()
+    })
+    .await?;
     let tenant = fjord.create_tenant("acme").await?;
     let (email, password) = fjord.create_user("acme", "admin").await?;
     let browser = Browser::start(javascript).await?;
@@ -164,8 +172,30 @@ async fn core_flows(javascript: bool) -> anyhow::Result<()> {
             .send()
             .await?;
         browser.wait_for_text("tailed record").await?;
-        browser.screenshot_full("js-06-live-tail", 1280).await?;
+        browser.screenshot_full("js-05b-live-tail", 1280).await?;
     }
+
+    // The monitoring tab charts the records put and read; the list shows the sparkline.
+    reload_until(
+        &browser,
+        &format!("{stream_url}/monitoring"),
+        "Incoming bytes, last 60 minutes: ",
+    )
+    .await?;
+    let body = browser.body_text().await?;
+    for chart in ["Incoming records", "Incoming bytes", "Outgoing records"] {
+        assert!(
+            body.contains(&format!("{chart}, last 60 minutes: "))
+                && !body.contains(&format!("{chart}, last 60 minutes: none")),
+            "the {chart} chart shows no traffic: {body}"
+        );
+    }
+    browser
+        .screenshot_full(&format!("{tag}-06-monitoring"), 1280)
+        .await?;
+    browser.goto(&format!("{base}/streams")).await?;
+    browser.find("td.spark svg").await?;
+    browser.screenshot(&format!("{tag}-06b-streams")).await?;
 
     // Create an access key, use it, disable it: the endpoint refuses it.
     browser.goto(&format!("{base}/keys")).await?;

@@ -262,3 +262,46 @@ pub struct Problem {
     #[serde(default)]
     pub detail: Option<String>,
 }
+
+/// `MetricsPoint`: one minute of a stream's traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricsPoint {
+    /// The minute's start, RFC 3339 UTC.
+    pub minute: String,
+    pub incoming_records: u64,
+    pub incoming_bytes: u64,
+    pub outgoing_records: u64,
+    pub outgoing_bytes: u64,
+    pub iterator_age_ms: u64,
+}
+
+impl MetricsPoint {
+    /// `HH:MM` of the minute.
+    pub fn minute_label(&self) -> String {
+        self.minute
+            .split_once('T')
+            .map(|(_, time)| time.chars().take(5).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// `StreamMetricsView`: per-minute points, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamMetrics {
+    pub period_seconds: u32,
+    pub points: Vec<MetricsPoint>,
+}
+
+/// One stream's row of `StreamsMetricsView` (`StreamSparkline`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamSparkline {
+    pub name: String,
+    pub incoming_records: Vec<u64>,
+}
+
+/// `StreamsMetricsView`: every stream's incoming records per minute.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StreamsMetrics {
+    pub period_seconds: u32,
+    pub streams: Vec<StreamSparkline>,
+}

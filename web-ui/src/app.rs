@@ -59,6 +59,11 @@ pub fn App() -> impl IntoView {
                         view=pages::DataPage
                         ssr=SsrMode::Async
                     />
+                    <Route
+                        path=path!("/streams/:name/monitoring")
+                        view=pages::MonitoringPage
+                        ssr=SsrMode::Async
+                    />
                     <Route path=path!("/keys") view=pages::KeysPage ssr=SsrMode::Async />
                     <Route path=path!("/users") view=pages::UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/audit") view=pages::AuditPage ssr=SsrMode::Async />

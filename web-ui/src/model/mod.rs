@@ -2,6 +2,7 @@
 //! formatting) kept out of components so it is unit-tested without a browser.
 
 pub mod format;
+pub mod metrics;
 pub mod record_data;
 pub mod snippets;
 pub mod stream_form;

@@ -24,6 +24,7 @@ pub fn StreamTabs(name: String, current: &'static str) -> impl IntoView {
         <nav class="tabs" aria-label="Stream">
             {tab("Details", format!("/streams/{name}"), "details")}
             {tab("Data viewer", format!("/streams/{name}/data"), "data")}
+            {tab("Monitoring", format!("/streams/{name}/monitoring"), "monitoring")}
         </nav>
     }
 }

@@ -9,7 +9,7 @@ use crate::components::{Empty, ErrorNote, Loading, action_error};
 use crate::model::format;
 use crate::model::stream_form::{name_error, retention_error, shard_count_error};
 use crate::model::tags::parse_tags;
-use crate::server_fns::streams::{CreateStream, list_streams};
+use crate::server_fns::streams::{CreateStream, StreamsOverview, list_streams};
 
 #[component]
 pub fn StreamsPage() -> impl IntoView {
@@ -30,13 +30,13 @@ pub fn StreamsPage() -> impl IntoView {
             {move || Suspend::new(async move {
                 match streams.await {
                     Err(error) => view! { <ErrorNote error /> }.into_any(),
-                    Ok(page) if page.items.is_empty() => view! {
+                    Ok(overview) if overview.page.items.is_empty() => view! {
                         <Empty>
                             <p>"No data streams yet."</p>
                             <p>"Create one here, or with " <code>"aws kinesis create-stream"</code> " — see " <a href="/getting-started">"Getting started"</a> "."</p>
                         </Empty>
                     }.into_any(),
-                    Ok(page) => view! {
+                    Ok(StreamsOverview { page, sparklines }) => view! {
                         <div class="table-wrap">
                             <table>
                                 <caption class="visually-hidden">"Data streams"</caption>
@@ -46,6 +46,7 @@ pub fn StreamsPage() -> impl IntoView {
                                         <th scope="col">"Status"</th>
                                         <th scope="col">"Capacity mode"</th>
                                         <th scope="col">"Open shards"</th>
+                                        <th scope="col">"Incoming records, last hour"</th>
                                         <th scope="col">"Retention"</th>
                                         <th scope="col">"Created"</th>
                                     </tr>
@@ -53,12 +54,17 @@ pub fn StreamsPage() -> impl IntoView {
                                 <tbody>
                                     {page.items.into_iter().map(|stream| {
                                         let href = format!("/streams/{}", stream.name);
+                                        let spark = sparklines.get(&stream.name).cloned();
                                         view! {
                                             <tr>
                                                 <th scope="row"><A href=href>{stream.name.clone()}</A></th>
                                                 <td><span class=format!("status {}", stream.status.to_lowercase())>{stream.status.clone()}</span></td>
                                                 <td>{stream.mode.label()}</td>
                                                 <td class="num">{stream.open_shard_count.map(|n| n.to_string()).unwrap_or_else(|| "–".to_owned())}</td>
+                                                <td class="spark">{spark.map(|spark| view! {
+                                                    <span class="sparkline" inner_html=spark.svg></span>
+                                                    <span class="num">{format::thousands(spark.last_hour)}</span>
+                                                })}</td>
                                                 <td>{format::retention(stream.retention_hours)}</td>
                                                 <td>{format::timestamp(&stream.created_at)}</td>
                                             </tr>

@@ -5,6 +5,7 @@
 //! (`/api/v1`) with the signed-in person's bearer token, exactly as an app would call it.
 
 mod assets;
+pub mod charts;
 pub mod rest;
 pub mod session;
 mod tail;

@@ -2,6 +2,7 @@ pub mod create;
 pub mod delete;
 pub mod describe;
 pub mod list;
+pub mod metrics;
 pub mod retention;
 pub mod tags;
 
@@ -9,5 +10,6 @@ pub use create::*;
 pub use delete::*;
 pub use describe::*;
 pub use list::*;
+pub use metrics::*;
 pub use retention::*;
 pub use tags::*;
