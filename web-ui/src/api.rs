@@ -9,9 +9,12 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 /// `Role`. Ordered: each role can do what the ones before it can.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
+    #[default]
     Viewer,
     Developer,
     Admin,
@@ -46,7 +49,7 @@ impl Role {
 }
 
 /// `TenantView`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tenant {
     pub id: String,
     pub name: String,
@@ -54,21 +57,21 @@ pub struct Tenant {
 }
 
 /// `MembershipView`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Membership {
     pub tenant: Tenant,
     pub role: Role,
 }
 
 /// `UserView`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub id: String,
     pub email: String,
 }
 
 /// `MeResponse`: who is signed in, where, as what.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Me {
     pub user: User,
     pub tenant: Tenant,
@@ -77,7 +80,7 @@ pub struct Me {
 }
 
 /// `SessionResponse`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Session {
     pub access_token: String,
     pub refresh_token: String,
@@ -85,9 +88,10 @@ pub struct Session {
 }
 
 /// `StreamMode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StreamMode {
+    #[default]
     Provisioned,
     OnDemand,
 }
@@ -102,7 +106,7 @@ impl StreamMode {
 }
 
 /// `StreamSummary`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamSummary {
     pub name: String,
     pub arn: String,
@@ -116,7 +120,7 @@ pub struct StreamSummary {
 }
 
 /// `StreamPage`, and every other `{items, next_cursor}` page.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page<T> {
     pub items: Vec<T>,
     #[serde(default)]
@@ -124,7 +128,7 @@ pub struct Page<T> {
 }
 
 /// `ShardView`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shard {
     pub shard_id: String,
     pub starting_hash_key: String,
@@ -138,7 +142,7 @@ pub struct Shard {
 }
 
 /// `StreamView`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stream {
     pub name: String,
     pub arn: String,
@@ -153,7 +157,7 @@ pub struct Stream {
 }
 
 /// `RecordView`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     pub partition_key: String,
     pub sequence_number: String,
@@ -162,7 +166,7 @@ pub struct Record {
 }
 
 /// `RecordPage`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordPage {
     pub records: Vec<Record>,
     pub next_cursor: String,
@@ -170,20 +174,20 @@ pub struct RecordPage {
 }
 
 /// `PutRecordResult`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PutRecordResult {
     pub shard_id: String,
     pub sequence_number: String,
 }
 
 /// `PutRecordsResponse`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PutRecordsResponse {
     pub records: Vec<PutRecordResult>,
 }
 
 /// `KeyView`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Key {
     pub access_key_id: String,
     pub name: String,
@@ -197,7 +201,7 @@ pub struct Key {
 }
 
 /// `CreatedKey`: a key with its secret, answered once.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedKey {
     pub access_key_id: String,
     pub secret_access_key: String,
@@ -206,7 +210,7 @@ pub struct CreatedKey {
 }
 
 /// `MemberView`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Member {
     pub user_id: String,
     pub email: String,
@@ -215,7 +219,7 @@ pub struct Member {
 }
 
 /// `InvitationView`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Invitation {
     pub id: String,
     pub email: String,
@@ -225,7 +229,7 @@ pub struct Invitation {
 }
 
 /// `CreatedInvitation`: an invitation with its one-time token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreatedInvitation {
     pub id: String,
     pub email: String,
@@ -235,7 +239,7 @@ pub struct CreatedInvitation {
 }
 
 /// `AuditEntryView`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub id: String,
     pub occurred_at: String,
@@ -253,7 +257,7 @@ pub struct AuditEntry {
 }
 
 /// `Problem` (RFC 9457).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Problem {
     #[serde(rename = "type", default)]
     pub kind: String,
@@ -264,7 +268,7 @@ pub struct Problem {
 }
 
 /// `MetricsPoint`: one minute of a stream's traffic.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MetricsPoint {
     /// The minute's start, RFC 3339 UTC.
     pub minute: String,
@@ -286,21 +290,21 @@ impl MetricsPoint {
 }
 
 /// `StreamMetricsView`: per-minute points, oldest first.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamMetrics {
     pub period_seconds: u32,
     pub points: Vec<MetricsPoint>,
 }
 
 /// One stream's row of `StreamsMetricsView` (`StreamSparkline`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamSparkline {
     pub name: String,
     pub incoming_records: Vec<u64>,
 }
 
 /// `StreamsMetricsView`: every stream's incoming records per minute.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StreamsMetrics {
     pub period_seconds: u32,
     pub streams: Vec<StreamSparkline>,

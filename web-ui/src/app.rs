@@ -37,6 +37,11 @@ pub fn App() -> impl IntoView {
         <Router>
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/sign-in") view=pages::SignInPage ssr=SsrMode::Async />
+                <Route
+                    path=path!("/accept-invitation")
+                    view=pages::AcceptInvitationPage
+                    ssr=SsrMode::Async
+                />
                 <ParentRoute path=path!("") view=pages::Layout ssr=SsrMode::Async>
                     <Route
                         path=path!("/")

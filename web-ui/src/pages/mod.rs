@@ -1,5 +1,6 @@
 //! Pages: thin views over view models and server functions.
 
+pub mod accept_invitation;
 pub mod audit;
 pub mod data;
 pub mod getting_started;
@@ -11,6 +12,7 @@ pub mod stream;
 pub mod streams;
 pub mod users;
 
+pub use accept_invitation::AcceptInvitationPage;
 pub use audit::AuditPage;
 pub use data::DataPage;
 pub use getting_started::GettingStartedPage;

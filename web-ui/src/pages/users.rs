@@ -5,11 +5,12 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 
 use super::{use_flash, use_me};
-use crate::api::{CreatedInvitation, Member, Role};
+use crate::api::{Member, Role};
 use crate::components::{AdminOnly, Empty, ErrorNote, Loading, SecretBox, action_error};
 use crate::model::format;
 use crate::server_fns::users::{
-    ChangeRole, Invite, RemoveMember, RevokeInvitation, list_invitations, list_members,
+    ChangeRole, InvitationLink, Invite, RemoveMember, RevokeInvitation, list_invitations,
+    list_members,
 };
 
 #[component]
@@ -45,7 +46,7 @@ fn ManageUsers(my_role: Role, my_id: String) -> impl IntoView {
         move || (invite.version().get(), revoke.version().get()),
         |_| list_invitations(),
     );
-    let flashed = use_flash::<CreatedInvitation>("invite");
+    let flashed = use_flash::<InvitationLink>("invite");
     let invited = move || invite.value().get().and_then(Result::ok).or_else(&flashed);
     let grantable: Vec<Role> = Role::ALL.into_iter().filter(|r| *r <= my_role).collect();
     let grantable_invite = grantable.clone();
@@ -93,10 +94,10 @@ fn ManageUsers(my_role: Role, my_id: String) -> impl IntoView {
                 <button type="submit" disabled=move || invite.pending().get()>"Invite"</button>
             </ActionForm>
             {move || action_error(invite.value().get())}
-            {move || invited().map(|created| view! {
+            {move || invited().map(|InvitationLink { invitation, link }| view! {
                 <div class="callout" role="status">
-                    <p>"Invitation for " <strong>{created.email.clone()}</strong> " as " {created.role.as_str()} ". Send them this token (shown once); they accept it with " <code>"POST /api/v1/auth/accept-invitation"</code> "."</p>
-                    <SecretBox label="Invitation token" value=created.token.clone() />
+                    <p>"Invitation for " <strong>{invitation.email.clone()}</strong> " as " {invitation.role.as_str()} ", valid 7 days. Send them this link; it is shown only once."</p>
+                    <SecretBox label="Invitation link" value=link />
                 </div>
             })}
             <Transition fallback=|| view! { <Loading /> }>

@@ -1,3 +1,4 @@
+pub mod accept_invitation;
 pub mod console_info;
 pub mod flash;
 pub mod me;
@@ -5,6 +6,7 @@ pub mod sign_in;
 pub mod sign_out;
 pub mod switch_tenant;
 
+pub use accept_invitation::*;
 pub use console_info::*;
 pub use flash::*;
 pub use me::*;
