@@ -2,7 +2,7 @@
 # Builds the console's browser half (the wasm that hydrates the server-rendered pages) into
 # "$FJORD_CONSOLE_SITE/pkg" (default "$CARGO_TARGET_DIR/site/pkg"), offline, with what this
 # machine can install: the wasm32 target (rustup), wasm-bindgen-cli matching Cargo.lock
-# (cargo install, cached in ~/.cache/fjord/bin).
+# (cargo install, cached in ~/.cache/fjord/bin), and Debian's binaryen (wasm-opt) when present.
 # No cargo-leptos: it downloads tools at build time. See docs/adr/012-console-build.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -25,19 +25,38 @@ if [[ "$("$bindgen" --version 2>/dev/null || true)" != "wasm-bindgen $bindgen_ve
   cargo install wasm-bindgen-cli --version "$bindgen_version" --root "$tools" --force >&2
 fi
 
-say "compiling the hydrate half for wasm32"
-cargo build -p fjord-web-ui --lib --target wasm32-unknown-unknown \
-  --no-default-features --features hydrate --release --locked >&2
+if ! command -v wasm-opt >/dev/null && command -v apt-get >/dev/null && [[ "$(id -u)" == 0 ]]; then
+  say "installing binaryen (wasm-opt) from Debian"
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q binaryen >&2 || true
+fi
 
-raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/release/fjord_web_ui.wasm"
+say "compiling the hydrate half for wasm32 (profile wasm-release: size over speed, LTO)"
+cargo build -p fjord-web-ui --lib --target wasm32-unknown-unknown \
+  --no-default-features --features hydrate --profile wasm-release --locked >&2
+
+raw="$CARGO_TARGET_DIR/wasm32-unknown-unknown/wasm-release/fjord_web_ui.wasm"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
-# No wasm-opt pass: Debian's binaryen 108 breaks this output both ways round — after
-# wasm-bindgen it mangles the externref table (hydration fails), before it wasm-bindgen can no
-# longer find its function table ("failed to find `0` in function table"). ADR 012 has sizes.
-input="$raw"
+bindgen_into() { "$bindgen" --target web --no-typescript --out-name fjord_console --out-dir "$work/pkg" "$1"; }
+# wasm-opt runs on cargo's output, before wasm-bindgen: Debian's binaryen 108 mangles the
+# externref table wasm-bindgen adds, and hydration then fails (ADR 012). Should wasm-bindgen
+# not understand the optimised module, the unoptimised one ships (bigger, same behaviour).
+if command -v wasm-opt >/dev/null \
+  && wasm-opt -Oz --strip-debug --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-reference-types --enable-sign-ext --enable-mutable-globals \
+    "$raw" -o "$work/optimised.wasm" \
+  && bindgen_into "$work/optimised.wasm" 2>"$work/bindgen.err"; then
+  say "optimised with $(wasm-opt --version)"
+else
+  [[ -s "$work/bindgen.err" ]] && say "wasm-bindgen refused the optimised module: $(head -c 300 "$work/bindgen.err")"
+  say "shipping the unoptimised module"
+  rm -rf "$work/pkg"
+  bindgen_into "$raw"
+fi
+
 mkdir -p "$site/pkg"
-"$bindgen" --target web --no-typescript --out-name fjord_console --out-dir "$work/pkg" "$input"
 cp "$work/pkg/fjord_console.js" "$work/pkg/fjord_console_bg.wasm" "$site/pkg/"
-say "wrote $site/pkg ($(du -k "$site/pkg/fjord_console_bg.wasm" | cut -f1) KiB wasm)"
+# Pre-compressed copies: the console serves them to browsers that accept gzip.
+gzip -9 -k -f "$site/pkg/fjord_console.js" "$site/pkg/fjord_console_bg.wasm"
+say "wrote $site/pkg: wasm $(du -k "$site/pkg/fjord_console_bg.wasm" | cut -f1) KiB, gzipped $(du -k "$site/pkg/fjord_console_bg.wasm.gz" | cut -f1) KiB"
 echo "$site"

@@ -77,7 +77,7 @@ pub fn router(options: ConsoleOptions, api: Router) -> Router {
         .route("/console/assets/{file}", get(assets::asset))
         .nest_service(
             "/pkg",
-            tower_http::services::ServeDir::new(options.site_root.join("pkg")),
+            tower_http::services::ServeDir::new(options.site_root.join("pkg")).precompressed_gzip(),
         )
         .fallback(assets::not_found)
         .layer(axum::middleware::from_fn_with_state(

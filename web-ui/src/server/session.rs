@@ -94,12 +94,16 @@ pub async fn session_layer(
         return response;
     }
     request.extensions_mut().insert(SessionToken(token));
+    let path_is_wasm = request.uri().path().starts_with("/pkg/");
     let mut response = next.run(request).await;
     append_cookies(response.headers_mut(), &set_cookies);
+    // Pages and answers hold the person's data: never cached. The wasm and its glue keep their
+    // names across builds, so browsers revalidate them (a 304 when unchanged).
+    let cache = if path_is_wasm { "no-cache" } else { "no-store" };
     response
         .headers_mut()
         .entry(http::header::CACHE_CONTROL)
-        .or_insert(HeaderValue::from_static("no-store"));
+        .or_insert(HeaderValue::from_static(cache));
     response
 }
 
