@@ -15,6 +15,14 @@ RUN --mount=type=cache,id=fjord-cargo-registry,target=/usr/local/cargo/registry,
     --mount=type=cache,id=fjord-target,target=/src/target,sharing=locked \
     cargo build --release -p fjord --locked \
  && install -D -m 0755 target/release/fjord /usr/local/bin/fjord
+# The console's wasm (web-ui/build.sh: wasm32 target, wasm-bindgen-cli, binaryen), into /site.
+# (Not exercised here: this machine has no Docker engine; build.sh itself runs in .ci/run.)
+# hadolint ignore=DL3008
+RUN --mount=type=cache,id=fjord-cargo-registry,target=/usr/local/cargo/registry,sharing=locked \
+    --mount=type=cache,id=fjord-cargo-git,target=/usr/local/cargo/git,sharing=locked \
+    --mount=type=cache,id=fjord-target,target=/src/target,sharing=locked \
+    apt-get update && apt-get install -y --no-install-recommends binaryen \
+ && CARGO_TARGET_DIR=/src/target FJORD_CONSOLE_SITE=/site bash web-ui/build.sh
 
 # ---- runtime ----------------------------------------------------------------------------------
 FROM debian:bookworm-slim
@@ -28,10 +36,12 @@ RUN apt-get update \
 WORKDIR /app
 COPY --from=builder /usr/local/bin/fjord /usr/local/bin/fjord
 COPY migrations/ /app/migrations/
+COPY --from=builder /site /app/site
+ENV FJORD__CONSOLE__SITE=/app/site
 # numeric so Kubernetes runAsNonRoot can verify it
 USER 10001:10001
 ENV RUST_LOG=info
-# 4566: Kinesis-compatible gateway, 4567: control plane
+# 4566: Kinesis-compatible gateway, 4567: control plane and web console
 EXPOSE 4566 4567
 ENTRYPOINT ["fjord"]
 CMD ["serve"]

@@ -27,7 +27,8 @@ fi
 
 if ! command -v wasm-opt >/dev/null && command -v apt-get >/dev/null && [[ "$(id -u)" == 0 ]]; then
   say "installing binaryen (wasm-opt) from Debian"
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q binaryen >&2 || true
+  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binaryen \
+    || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq binaryen; }; } >&2 || true
 fi
 
 say "compiling the hydrate half for wasm32 (profile wasm-release: size over speed, LTO)"
