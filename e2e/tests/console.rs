@@ -386,3 +386,102 @@ async fn browser_cookies(browser: &Browser) -> anyhow::Result<String> {
         .collect::<Vec<_>>()
         .join("; "))
 }
+
+#[tokio::test]
+async fn an_invited_person_joins_through_the_link_and_switches_tenants() -> anyhow::Result<()> {
+    if !browser::available() {
+        eprintln!("SKIPPED: chromium/chromedriver not installed (.ci/run installs them)");
+        return Ok(());
+    }
+    let fjord = Fjord::start().await?;
+    fjord.create_tenant("acme").await?;
+    fjord.create_tenant("globex").await?;
+    let (admin_email, admin_password) = fjord.create_user("acme", "admin").await?;
+    let base = fjord.control_plane_url();
+
+    // The admin invites grace@ as a developer and gets a link.
+    let admin = Browser::start(true).await?;
+    sign_in(&admin, &fjord, &admin_email, &admin_password).await?;
+    admin.goto(&format!("{base}/users")).await?;
+    admin.wait_for_text("Invite someone").await?;
+    admin.wait_hydrated().await?;
+    admin
+        .fill_in("input[name=email][type=email]", "grace@example.com")
+        .await?;
+    admin
+        .choose("form.toolbar select[name=role]", "developer")
+        .await?;
+    admin.click_on("form.toolbar button[type=submit]").await?;
+    admin.wait_for_text("Send them this link").await?;
+    let link = input_value(&admin, ".callout .secret input").await?;
+    assert!(
+        link.starts_with(&format!("{base}/accept-invitation#token=")),
+        "{link}"
+    );
+    admin.wait_for_text("pending").await?;
+    admin.screenshot_full("js-15-users-invited", 1280).await?;
+
+    // Grace opens it with JavaScript (the token comes from the fragment), picks a password.
+    let grace = Browser::start(true).await?;
+    grace.goto(&link).await?;
+    grace.wait_hydrated().await?;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while input_value(&grace, "input[name=token]").await?.is_empty() {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the token was not taken from the link"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    grace
+        .fill_in("input[name=password]", "correct horse battery staple")
+        .await?;
+    grace.screenshot("js-16-accept-invitation").await?;
+    grace.click_on("main form button[type=submit]").await?;
+    grace.wait_for_url("/streams").await?;
+    grace.wait_for_text("grace@example.com").await?;
+    grace.wait_for_text("developer").await?;
+
+    // Also a member of globex now (operator-added): the header offers the switch.
+    fjord
+        .admin_json(&[
+            "create-user",
+            "grace@example.com",
+            "--tenant",
+            "globex",
+            "--role",
+            "viewer",
+        ])
+        .await?;
+    grace.goto(&format!("{base}/streams")).await?;
+    grace.wait_hydrated().await?;
+    let globex_account = {
+        let options = grace.find_all("header select[name=tenant] option").await?;
+        anyhow::ensure!(options.len() == 2, "expected two tenants to switch between");
+        let mut account = String::new();
+        for option in options {
+            if grace.text(&option).await?.starts_with("globex") {
+                account = grace
+                    .property(&option, "value")
+                    .await?
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+        }
+        account
+    };
+    grace
+        .choose("header select[name=tenant]", &globex_account)
+        .await?;
+    grace
+        .click_on("header form button.secondary[type=submit]")
+        .await?;
+    grace
+        .wait_for_text(&format!("globex ({globex_account})"))
+        .await?;
+    let role = grace.text(&grace.find("header .role").await?).await?;
+    assert_eq!(role, "viewer", "the role in globex");
+    grace.screenshot("js-17-switched-tenant").await?;
+    Ok(())
+}

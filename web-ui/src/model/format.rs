@@ -89,6 +89,19 @@ pub fn rfc3339_utc(input: &str) -> String {
     }
 }
 
+/// Percent-encodes a query value (cursors are URL-safe today; nothing relies on it).
+pub fn url_encode(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

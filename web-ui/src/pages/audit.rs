@@ -61,8 +61,8 @@ fn AuditLog() -> impl IntoView {
                     Ok(page) => {
                         let next = page.next_cursor.clone().map(|cursor| {
                             let f = filter();
-                            let keep = |key: &str, value: Option<String>| value.map(|v| format!("&{key}={}", encode(&v))).unwrap_or_default();
-                            format!("/audit?cursor={}{}{}{}", encode(&cursor), keep("action", f.action), keep("actor", f.actor), keep("outcome", f.outcome))
+                            let keep = |key: &str, value: Option<String>| value.map(|v| format!("&{key}={}", crate::model::format::url_encode(&v))).unwrap_or_default();
+                            format!("/audit?cursor={}{}{}{}", crate::model::format::url_encode(&cursor), keep("action", f.action), keep("actor", f.actor), keep("outcome", f.outcome))
                         });
                         view! {
                             <div class="table-wrap"><table>
@@ -93,16 +93,4 @@ fn AuditLog() -> impl IntoView {
             })}
         </Transition>
     }
-}
-
-fn encode(text: &str) -> String {
-    text.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }

@@ -78,7 +78,7 @@ pub fn DataPage() -> impl IntoView {
                         Ok(None) => view! { <Empty><p>"Pick a shard and a starting position, then " <strong>"Get records"</strong> "."</p></Empty> }.into_any(),
                         Ok(Some(page)) => {
                             let next = position().map(|p| {
-                                format!("/streams/{}/data?shard={}&cursor={}", name(), p.shard, page.next_cursor)
+                                format!("/streams/{}/data?shard={}&cursor={}", name(), p.shard, crate::model::format::url_encode(&page.next_cursor))
                             });
                             let behind = format::milliseconds(page.millis_behind_latest);
                             view! {

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::components::A;
+use leptos_router::hooks::use_query_map;
 
 use super::use_me;
 use crate::components::{Empty, ErrorNote, Loading, action_error};
@@ -13,7 +14,8 @@ use crate::server_fns::streams::{CreateStream, StreamsOverview, list_streams};
 
 #[component]
 pub fn StreamsPage() -> impl IntoView {
-    let streams = Resource::new(|| (), |_| list_streams(None));
+    let query = use_query_map();
+    let streams = Resource::new(move || query.read().get("cursor"), list_streams);
     let me = use_me();
     view! {
         <Title text="Data streams · Fjord" />
@@ -36,7 +38,9 @@ pub fn StreamsPage() -> impl IntoView {
                             <p>"Create one here, or with " <code>"aws kinesis create-stream"</code> " — see " <a href="/getting-started">"Getting started"</a> "."</p>
                         </Empty>
                     }.into_any(),
-                    Ok(StreamsOverview { page, sparklines }) => view! {
+                    Ok(StreamsOverview { page, sparklines }) => {
+                        let next = page.next_cursor.clone().map(|cursor| format!("/streams?cursor={}", crate::model::format::url_encode(&cursor)));
+                        view! {
                         <div class="table-wrap">
                             <table>
                                 <caption class="visually-hidden">"Data streams"</caption>
@@ -73,7 +77,9 @@ pub fn StreamsPage() -> impl IntoView {
                                 </tbody>
                             </table>
                         </div>
-                    }.into_any(),
+                        {next.map(|href| view! { <p><a class="button secondary" href=href>"More streams"</a></p> })}
+                    }.into_any()
+                    }
                 }
             })}
         </Suspense>

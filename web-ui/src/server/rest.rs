@@ -271,15 +271,7 @@ fn from_problem(problem: Problem) -> ConsoleError {
 /// Percent-encodes one path segment (stream names are `[a-zA-Z0-9_.-]`, but the console
 /// never trusts what came from a URL).
 pub fn segment(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_' | b'.' | b'~') {
-            out.push(byte as char);
-        } else {
-            out.push_str(&format!("%{byte:02X}"));
-        }
-    }
-    out
+    crate::model::format::url_encode(text)
 }
 
 /// Builds `?a=1&b=2` from the pairs whose value is set.
