@@ -1,19 +1,27 @@
 //! The REST API's identity endpoints, driven with `oneshot` on a real Postgres (a fresh
 //! database per test): sign-in, sessions, rate limiting, bad input and the OpenAPI document.
 
+#[path = "support/members.rs"]
+mod members;
+
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
+
+use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, sign};
+use aws_sigv4::sign::v4;
 
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
 use chrono::Utc;
+use fjord_common::secret::MasterKey;
 use fjord_control_plane::admin;
 use fjord_control_plane::api::{self, ApiState};
 use fjord_control_plane::auth::password;
 use fjord_control_plane::auth::permissions::Role;
 use fjord_control_plane::auth::rate_limit::RateLimitPolicy;
 use fjord_control_plane::auth::session::{Claims, SessionKeys};
+use fjord_control_plane::store::access_keys::NewAccessKeyRecord;
 use fjord_control_plane::store::users::UserId;
 use fjord_control_plane::store::{Store, TenantId};
 use http_body_util::BodyExt as _;
@@ -604,6 +612,7 @@ async fn the_openapi_document_is_3_1(pool: PgPool) {
         "/api/v1/auth/sign-in",
         "/api/v1/auth/refresh",
         "/api/v1/auth/sign-out",
+        "/api/v1/auth/switch-tenant",
         "/api/v1/me",
     ] {
         assert!(answer.body["paths"][path].is_object(), "{path}");
@@ -663,4 +672,359 @@ async fn operators_create_users_and_reset_passwords(pool: PgPool) {
             .await
             .is_err()
     );
+}
+
+// ---- POST /api/v1/auth/switch-tenant ----
+
+impl TestApp {
+    /// `method path` as the bearer of `token`, with a JSON body if given.
+    async fn as_bearer(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+    ) -> Answer {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {token}"));
+        if body.is_some() {
+            request = request.header(header::CONTENT_TYPE, "application/json");
+        }
+        self.send(request.body(Body::from(body.unwrap_or_default())).unwrap())
+            .await
+    }
+
+    async fn switch_tenant(&self, token: &str, tenant: &str) -> Answer {
+        let body = json!({"tenant": tenant}).to_string().into_bytes();
+        self.as_bearer(token, "POST", "/api/v1/auth/switch-tenant", Some(body))
+            .await
+    }
+
+    /// The audit entries with `action`: tenant, actor id, outcome, error code and details.
+    async fn audited(&self, action: &str) -> Vec<(Uuid, String, String, Option<String>, Value)> {
+        sqlx::query_as(
+            "SELECT tenant_id, actor_id, outcome, error_code, details FROM audit_log
+             WHERE action = $1 ORDER BY occurred_at, id",
+        )
+        .bind(action)
+        .fetch_all(&self.pool)
+        .await
+        .unwrap()
+    }
+}
+
+/// [`seed`], with ada a viewer of globex too, and a stream in each tenant.
+async fn seed_two_memberships(app: &TestApp) -> (TenantId, TenantId, UserId) {
+    let (acme, globex, ada) = seed(&app.store).await;
+    app.store
+        .put_membership(globex, ada, Role::Viewer)
+        .await
+        .unwrap();
+    for (tenant, name) in [(acme, "acme-orders"), (globex, "globex-orders")] {
+        let owner = members::member_token(&app.store, KEY, tenant, Role::Owner).await;
+        let create = json!({"name": name, "mode": "provisioned", "shard_count": 1});
+        let answer = app
+            .as_bearer(
+                &owner,
+                "POST",
+                "/api/v1/streams",
+                Some(create.to_string().into_bytes()),
+            )
+            .await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    }
+    (acme, globex, ada)
+}
+
+fn stream_names(answer: &Answer) -> Vec<&str> {
+    answer.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["name"].as_str().unwrap())
+        .collect()
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn switching_tenant_opens_a_session_in_the_other_tenant(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (acme, globex, ada) = seed_two_memberships(&app).await;
+    let signed_in = app.sign_in("ada@example.com", PASSWORD, None).await;
+    assert_eq!(signed_in.body["tenant"]["name"], "acme");
+    let acme_access = signed_in.body["access_token"].as_str().unwrap().to_owned();
+    let acme_refresh = signed_in.body["refresh_token"].as_str().unwrap().to_owned();
+
+    let switched = app.switch_tenant(&acme_access, "globex").await;
+    assert_eq!(switched.status, StatusCode::OK, "{}", switched.body);
+    let body = &switched.body;
+    assert_eq!(body["token_type"], "Bearer");
+    assert_eq!(body["expires_in"], 900);
+    assert_eq!(body["tenant"]["id"], globex.0.to_string());
+    assert_eq!(body["tenant"]["account_id"], "210987654321");
+    assert_eq!(body["tenant"]["name"], "globex");
+    assert_eq!(body["role"], "viewer");
+    assert_eq!(body["memberships"].as_array().unwrap().len(), 2);
+    assert_eq!(body["refresh_token"].as_str().unwrap().len(), 43);
+    let globex_access = body["access_token"].as_str().unwrap().to_owned();
+    let globex_refresh = body["refresh_token"].as_str().unwrap().to_owned();
+
+    // The new token reads globex's streams, as a viewer: it may not create one.
+    let streams = app
+        .as_bearer(&globex_access, "GET", "/api/v1/streams", None)
+        .await;
+    assert_eq!(streams.status, StatusCode::OK, "{}", streams.body);
+    assert_eq!(stream_names(&streams), ["globex-orders"]);
+    let create = json!({"name": "more", "mode": "provisioned", "shard_count": 1});
+    let refused = app
+        .as_bearer(
+            &globex_access,
+            "POST",
+            "/api/v1/streams",
+            Some(create.to_string().into_bytes()),
+        )
+        .await;
+    assert_problem(&refused, StatusCode::FORBIDDEN);
+    let me = app.me(Some(&format!("Bearer {globex_access}"))).await;
+    assert_eq!(me.body["tenant"]["name"], "globex");
+    assert_eq!(me.body["role"], "viewer");
+
+    // The old session goes on in acme, and its refresh token still works.
+    let streams = app
+        .as_bearer(&acme_access, "GET", "/api/v1/streams", None)
+        .await;
+    assert_eq!(stream_names(&streams), ["acme-orders"]);
+    let refreshed = app
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": acme_refresh}),
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    assert_eq!(refreshed.body["tenant"]["name"], "acme");
+    assert_eq!(refreshed.body["role"], "developer");
+    // The new refresh token renews the globex session.
+    let refreshed = app
+        .post(
+            "/api/v1/auth/refresh",
+            json!({"refresh_token": globex_refresh}),
+        )
+        .await;
+    assert_eq!(refreshed.status, StatusCode::OK, "{}", refreshed.body);
+    assert_eq!(refreshed.body["tenant"]["name"], "globex");
+    assert_eq!(refreshed.body["role"], "viewer");
+
+    // Back by account id, and to the current tenant: a fresh session each time.
+    let back = app.switch_tenant(&globex_access, "123456789012").await;
+    assert_eq!(back.status, StatusCode::OK, "{}", back.body);
+    assert_eq!(back.body["tenant"]["name"], "acme");
+    assert_eq!(back.body["role"], "developer");
+    let same = app.switch_tenant(&globex_access, "globex").await;
+    assert_eq!(same.status, StatusCode::OK, "{}", same.body);
+    assert_eq!(same.body["tenant"]["name"], "globex");
+    assert_ne!(same.body["refresh_token"], switched.body["refresh_token"]);
+    assert_ne!(same.body["access_token"], switched.body["access_token"]);
+
+    // Each switch is audited in the tenant switched to, by ada.
+    let audited = app.audited("auth:SwitchTenant").await;
+    let tenants: Vec<Uuid> = audited.iter().map(|entry| entry.0).collect();
+    assert_eq!(tenants, [globex.0, acme.0, globex.0]);
+    for (_, actor_id, outcome, error_code, details) in &audited {
+        assert_eq!(actor_id, &ada.0.to_string());
+        assert_eq!(outcome, "success");
+        assert_eq!(error_code, &None);
+        assert!(details["role"].is_string(), "{details}");
+    }
+    assert_eq!(audited[0].4["role"], "viewer");
+    let resource: String = sqlx::query_scalar(
+        "SELECT resource FROM audit_log WHERE action = 'auth:SwitchTenant' LIMIT 1",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(resource, "ada@example.com");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn switching_to_a_tenant_one_is_not_a_member_of_is_a_404(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let (acme, globex, ada) = seed(&app.store).await;
+    let signed_in = app.sign_in("ada@example.com", PASSWORD, None).await;
+    let access = signed_in.body["access_token"].as_str().unwrap().to_owned();
+
+    let existing = app.switch_tenant(&access, "globex").await;
+    assert_problem(&existing, StatusCode::NOT_FOUND);
+    // Existing tenants, by name or account id, and missing ones are refused alike.
+    for tenant in ["210987654321", "no-such-tenant", "999999999999"] {
+        let answer = app.switch_tenant(&access, tenant).await;
+        assert_problem(&answer, StatusCode::NOT_FOUND);
+        assert_eq!(answer.body, existing.body, "{tenant}");
+    }
+    assert!(!existing.body.to_string().contains(&globex.0.to_string()));
+    assert_eq!(app.count("refresh_tokens").await, 1, "only sign-in's");
+
+    // Refusals are audited in the caller's tenant, with what was asked for.
+    let audited = app.audited("auth:SwitchTenant").await;
+    assert_eq!(audited.len(), 4);
+    for (tenant, actor_id, outcome, error_code, _) in &audited {
+        assert_eq!(
+            (*tenant, actor_id.as_str()),
+            (acme.0, ada.0.to_string().as_str())
+        );
+        assert_eq!(outcome, "failure");
+        assert_eq!(error_code.as_deref(), Some("not-found"));
+    }
+    assert_eq!(audited[0].4["requested_tenant"], "globex");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn switching_tenant_needs_a_current_session_and_a_good_body(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    seed_two_memberships(&app).await;
+    let signed_in = app.sign_in("ada@example.com", PASSWORD, None).await;
+    let access = signed_in.body["access_token"].as_str().unwrap().to_owned();
+
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("malformed", b"{\"tenant\": ".to_vec()),
+        ("empty body", Vec::new()),
+        ("missing field", b"{}".to_vec()),
+        (
+            "unknown field",
+            br#"{"tenant":"globex","role":"owner"}"#.to_vec(),
+        ),
+        ("wrong type", br#"{"tenant":210987654321}"#.to_vec()),
+        ("array", b"[]".to_vec()),
+        ("empty tenant", br#"{"tenant":""}"#.to_vec()),
+        (
+            "control character",
+            br#"{"tenant":"glo\u0000bex"}"#.to_vec(),
+        ),
+        (
+            "very long tenant",
+            json!({"tenant": "g".repeat(129)}).to_string().into_bytes(),
+        ),
+    ];
+    for (case, body) in cases {
+        let answer = app
+            .as_bearer(&access, "POST", "/api/v1/auth/switch-tenant", Some(body))
+            .await;
+        assert_problem(&answer, StatusCode::BAD_REQUEST);
+        assert!(answer.body["detail"].is_string(), "{case}: {}", answer.body);
+    }
+    assert_eq!(app.count("refresh_tokens").await, 1);
+
+    // No token, or a refresh token in its place.
+    let refresh_token = signed_in.body["refresh_token"].as_str().unwrap();
+    let body = json!({"tenant": "globex"}).to_string().into_bytes();
+    let anonymous = app
+        .send(post_from("/api/v1/auth/switch-tenant", body, "127.0.0.1:1"))
+        .await;
+    assert_problem(&anonymous, StatusCode::UNAUTHORIZED);
+    let wrong_token = app.switch_tenant(refresh_token, "globex").await;
+    assert_problem(&wrong_token, StatusCode::UNAUTHORIZED);
+
+    // A password change ends the session: it cannot open another one.
+    sqlx::query("UPDATE users SET session_epoch = session_epoch + 1")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_problem(
+        &app.switch_tenant(&access, "globex").await,
+        StatusCode::UNAUTHORIZED,
+    );
+    // Nor can a disabled user switch, with a token of the current epoch.
+    let signed_in = app.sign_in("ada@example.com", PASSWORD, None).await;
+    let access = signed_in.body["access_token"].as_str().unwrap().to_owned();
+    sqlx::query("UPDATE users SET disabled = true")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_problem(
+        &app.switch_tenant(&access, "globex").await,
+        StatusCode::UNAUTHORIZED,
+    );
+    assert_eq!(app.count("refresh_tokens").await, 2, "only sign-ins'");
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn access_keys_cannot_switch_tenant(pool: PgPool) {
+    const MASTER_KEY_HEX: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+    const SECRET: &str = "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY";
+    const KEY_ID: &str = "AKIAOWNER00000000001";
+    const HOST: &str = "fjord.test";
+    let store = Store::from_pool(pool.clone());
+    let (acme, _, _) = seed(&store).await;
+    let master_key = MasterKey::from_hex(MASTER_KEY_HEX).unwrap();
+    let sealed_secret = master_key.secret_box().seal(SECRET, KEY_ID).unwrap();
+    let key = NewAccessKeyRecord {
+        access_key_id: KEY_ID.to_owned(),
+        sealed_secret,
+        name: "app".to_owned(),
+        role: Role::Owner,
+        user_id: None,
+    };
+    store.create_access_key(acme, key, None).await.unwrap();
+    let state = ApiState::new(store, SessionKeys::new(KEY), RateLimitPolicy::default())
+        .unwrap()
+        .with_master_key(&master_key);
+    let router = api::router(state);
+
+    let signed_post = |path: &str, body: &[u8]| {
+        let url = format!("http://{HOST}{path}");
+        let identity =
+            aws_credential_types::Credentials::new(KEY_ID, SECRET, None, None, "test").into();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("us-east-1")
+            .name("fjord")
+            .time(SystemTime::now())
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let signable = SignableRequest::new(
+            "POST",
+            &url,
+            [("host", HOST), ("content-type", "application/json")].into_iter(),
+            SignableBody::Bytes(body),
+        )
+        .unwrap();
+        let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+        let mut request = Request::post(path)
+            .header(header::HOST, HOST)
+            .header(header::CONTENT_TYPE, "application/json");
+        for (name, value) in instructions.headers() {
+            request = request.header(name, value);
+        }
+        request.body(Body::from(body.to_vec())).unwrap()
+    };
+    let send = |request: Request<Body>| {
+        let router = router.clone();
+        async move {
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status();
+            let bytes = response.into_body().collect().await.unwrap().to_bytes();
+            (
+                status,
+                serde_json::from_slice::<Value>(&bytes).unwrap_or(Value::Null),
+            )
+        }
+    };
+
+    // The key signs well: it may create a stream (an owner key) ...
+    let create = json!({"name": "orders", "mode": "provisioned", "shard_count": 1}).to_string();
+    let (status, body) = send(signed_post("/api/v1/streams", create.as_bytes())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    // ... but switching tenant is for people, whatever the body.
+    for body in [br#"{"tenant":"acme"}"#.as_slice(), b"{}".as_slice()] {
+        let (status, problem) = send(signed_post("/api/v1/auth/switch-tenant", body)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{problem}");
+        assert_eq!(problem["type"], "urn:fjord:problem:forbidden", "{problem}");
+    }
+    let live: i64 = sqlx::query_scalar("SELECT count(*) FROM refresh_tokens")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(live, 0);
 }

@@ -80,7 +80,8 @@ async fn the_reference_page_is_served_from_the_document() {
 #[test]
 fn operations_for_bearer_tokens_take_signed_access_keys_except_those_for_people() {
     // Managing people is for people (ADR 007): access keys get a 403 there.
-    const FOR_PEOPLE_ONLY: [&str; 6] = [
+    const FOR_PEOPLE_ONLY: [&str; 7] = [
+        "/api/v1/auth/switch-tenant",
         "/api/v1/me",
         "/api/v1/me/password",
         "/api/v1/users",

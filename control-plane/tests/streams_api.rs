@@ -859,6 +859,72 @@ async fn streams_are_listed_in_pages_bound_to_the_tenant(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn the_list_counts_open_shards_as_describe_does(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let developer = app.token(app.acme, Role::Developer);
+    app.active_stream(app.acme, "provisioned", 3).await;
+    let on_demand = app
+        .create(
+            &developer,
+            json!({"name": "on-demand", "mode": "on_demand"}),
+        )
+        .await;
+    assert_eq!(on_demand.status, StatusCode::CREATED, "{}", on_demand.body);
+    app.active_stream(app.acme, "resharded", 2).await;
+    // A reshard closed one of its shards: it is still listed by describe, but not open.
+    sqlx::query(
+        "UPDATE shards SET ending_sequence_number = '49000000000000000000000000000000000000000000000000000000'
+         WHERE shard_index = 0
+           AND stream_id = (SELECT id FROM streams WHERE name = 'resharded')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    // Another tenant's shards count only for its own stream.
+    app.active_stream(app.globex, "provisioned", 5).await;
+
+    let list = app.call(&developer, "GET", "/streams", None).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.body);
+    let counts: Vec<(String, Value)> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| {
+            (
+                item["name"].as_str().unwrap().to_owned(),
+                item["open_shard_count"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        counts,
+        [
+            ("on-demand".to_owned(), json!(4)),
+            ("provisioned".to_owned(), json!(3)),
+            ("resharded".to_owned(), json!(1)),
+        ]
+    );
+    for (name, count) in &counts {
+        let described = app
+            .call(&developer, "GET", &format!("/streams/{name}"), None)
+            .await;
+        assert_eq!(described.status, StatusCode::OK, "{}", described.body);
+        assert_eq!(&described.body["open_shard_count"], count, "{name}");
+    }
+    let resharded = app
+        .call(&developer, "GET", "/streams/resharded", None)
+        .await;
+    assert_eq!(resharded.body["shards"].as_array().unwrap().len(), 2);
+
+    // Deleting answers the summary too, with the same count.
+    let deleted = app
+        .call(&developer, "DELETE", "/streams/provisioned", None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::ACCEPTED, "{}", deleted.body);
+    assert_eq!(deleted.body["open_shard_count"], 3);
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn changes_are_audited(pool: PgPool) {
     let app = TestApp::new(pool).await;
     let developer = app.token(app.acme, Role::Developer);

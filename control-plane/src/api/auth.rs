@@ -124,7 +124,7 @@ pub(crate) async fn open_session(
     Ok(session_response(access, refresh.token, chosen, memberships))
 }
 
-fn session_response(
+pub(crate) fn session_response(
     access: session::AccessToken,
     refresh_token: String,
     chosen: &Membership,
@@ -142,8 +142,23 @@ fn session_response(
     }
 }
 
+/// The membership in the tenant `wanted` names: its 12-digit account id or its name.
+pub(crate) fn find_membership<'a>(
+    memberships: &'a [Membership],
+    wanted: &str,
+) -> Option<&'a Membership> {
+    memberships
+        .iter()
+        .find(|membership| membership.account_id == wanted || membership.tenant_name == wanted)
+}
+
 /// An audit entry of an auth event by `user_id` about `email`.
-fn auth_event(user_id: UserId, action: &str, email: &str, origin: &RequestOrigin) -> AuditEntry {
+pub(crate) fn auth_event(
+    user_id: UserId,
+    action: &str,
+    email: &str,
+    origin: &RequestOrigin,
+) -> AuditEntry {
     AuditEntry::new(
         ActorType::User,
         user_id.0.to_string(),
@@ -154,7 +169,7 @@ fn auth_event(user_id: UserId, action: &str, email: &str, origin: &RequestOrigin
 }
 
 /// The kind of a problem (`invalid-credentials`), as the audit log's error code.
-fn problem_kind(problem: &Problem) -> &str {
+pub(crate) fn problem_kind(problem: &Problem) -> &str {
     problem.problem_type.rsplit(':').next().unwrap_or_default()
 }
 
@@ -244,9 +259,7 @@ pub async fn sign_in(
     let user_id = UserId(user.id);
     let memberships = state.store.memberships_of(user_id).await?;
     let chosen = match request.tenant.as_deref() {
-        Some(wanted) => memberships
-            .iter()
-            .find(|membership| membership.account_id == wanted || membership.tenant_name == wanted)
+        Some(wanted) => find_membership(&memberships, wanted)
             .ok_or_else(|| Problem::forbidden("you are not a member of the requested tenant")),
         None => memberships
             .first()

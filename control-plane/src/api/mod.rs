@@ -17,6 +17,7 @@ pub mod problem;
 pub mod records;
 pub mod reference;
 pub mod streams;
+pub mod switch_tenant;
 pub mod users;
 
 use axum::Router;
@@ -160,7 +161,7 @@ pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Resu
     info(title = "Fjord REST API", version = "1", description = "Fjord's control-plane REST API."),
     // One `paths(...)` and one `components(...)`: utoipa keeps only the last of repeated ones.
     paths(
-        auth::sign_in, auth::refresh, auth::sign_out, auth::me, openapi_json, reference::reference,
+        auth::sign_in, auth::refresh, auth::sign_out, switch_tenant::switch_tenant, auth::me, openapi_json, reference::reference,
         audit::list_audit,
         keys::create_key, keys::list_keys, keys::disable_key, keys::enable_key, keys::rotate_key, keys::delete_key,
         streams::create_stream, streams::list_streams, streams::describe_stream, streams::delete_stream,
@@ -200,7 +201,8 @@ const SIGV4_DESCRIPTION: &str = "An access key, signed with AWS Signature Versio
     The region is the installation's region; the service is `fjord` or `execute-api`. The \
     payload hash is the SHA-256 of the body (`UNSIGNED-PAYLOAD` is refused); `X-Amz-Content-Sha256`, \
     if sent, must equal it. The request time must be within 15 minutes of the server clock. The \
-    key's role and tenant apply; endpoints for people (`/api/v1/me`) answer 403.";
+    key's role and tenant apply; endpoints for people (`/api/v1/me`, `/api/v1/users`, \
+    `/api/v1/auth/switch-tenant`) answer 403.";
 
 /// The two ways to call the API: a user's bearer token, or an access key signing with SigV4.
 struct Security;
@@ -272,6 +274,7 @@ pub fn router(state: ApiState) -> Router {
         .route("/auth/sign-in", post(auth::sign_in))
         .route("/auth/refresh", post(auth::refresh))
         .route("/auth/sign-out", post(auth::sign_out))
+        .route("/auth/switch-tenant", post(switch_tenant::switch_tenant))
         .route(
             "/auth/accept-invitation",
             post(invitations::accept_invitation),

@@ -17,6 +17,7 @@ use axum::http::request::Parts;
 use crate::api::ApiState;
 use crate::api::problem::Problem;
 use crate::auth::permissions::{Action, Role, allows};
+use crate::auth::session::Claims;
 use crate::auth::sigv4::SignedAccessKey;
 use crate::store::TenantId;
 use crate::store::audit::{ActorType, AuditEntry};
@@ -53,9 +54,7 @@ impl AuthContext {
     pub fn user_id(&self) -> Result<UserId, Problem> {
         match &self.principal {
             Principal::User(user_id) => Ok(*user_id),
-            Principal::AccessKey(_) => Err(Problem::forbidden(
-                "this endpoint is for signed-in users, not access keys",
-            )),
+            Principal::AccessKey(_) => Err(people_only()),
         }
     }
 
@@ -66,6 +65,34 @@ impl AuthContext {
             Principal::AccessKey(key_id) => (ActorType::AccessKey, key_id.clone()),
         };
         AuditEntry::new(actor_type, actor_id, action, resource)
+    }
+}
+
+/// The 403 problem of an access key calling an endpoint for people.
+fn people_only() -> Problem {
+    Problem::forbidden("this endpoint is for signed-in users, not access keys")
+}
+
+/// The claims of the caller's bearer token, for handlers that open a new session from the
+/// caller's (they need its session epoch). Take it after [`AuthContext`], which has checked
+/// the claims against the store; an access key gets the 403 of endpoints for people.
+#[derive(Debug, Clone)]
+pub struct BearerClaims(pub Claims);
+
+impl FromRequestParts<ApiState> for BearerClaims {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ApiState,
+    ) -> Result<Self, Self::Rejection> {
+        if parts.extensions.get::<SignedAccessKey>().is_some() {
+            return Err(people_only());
+        }
+        bearer_token(parts)
+            .and_then(|token| state.sessions.verify(token))
+            .map(Self)
+            .ok_or_else(Problem::invalid_token)
     }
 }
 

@@ -90,6 +90,43 @@ impl Store {
         insert_refresh_token(&mut connection, tenant_id, user_id, &token).await
     }
 
+    /// Stores `token` for the user in the tenant only if a session of theirs issued under
+    /// `session_epoch` is still good there: they are enabled, a member of the tenant, and
+    /// their session epoch has not moved on. Their role in the tenant, or `None` (nothing
+    /// stored). The user and membership rows are locked while the token is stored, so a
+    /// concurrent password change, disable or removal either waits and then revokes the new
+    /// token, or happens first and refuses it.
+    pub async fn insert_refresh_token_if_current(
+        &self,
+        tenant_id: TenantId,
+        user_id: UserId,
+        session_epoch: i32,
+        token: NewRefreshToken,
+    ) -> StoreResult<Option<Role>> {
+        self.transaction(move |connection| {
+            async move {
+                let role = sqlx::query_scalar::<_, String>(
+                    "SELECT m.role FROM memberships m JOIN users u ON u.id = m.user_id
+                     WHERE m.tenant_id = $1 AND m.user_id = $2 AND NOT u.disabled
+                       AND u.session_epoch = $3
+                     FOR SHARE",
+                )
+                .bind(tenant_id.0)
+                .bind(user_id.0)
+                .bind(session_epoch)
+                .fetch_optional(&mut *connection)
+                .await?;
+                let Some(role) = role.and_then(|role| role.parse::<Role>().ok()) else {
+                    return Ok(None);
+                };
+                insert_refresh_token(connection, tenant_id, user_id, &token).await?;
+                Ok(Some(role))
+            }
+            .boxed()
+        })
+        .await
+    }
+
     /// Exchanges the token with hash `presented` for `next`, detecting reuse.
     pub async fn rotate_refresh_token(
         &self,

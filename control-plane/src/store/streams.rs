@@ -21,6 +21,14 @@ pub struct StreamRow {
     pub published_generation: i64,
 }
 
+/// A stream as listed, with how many of its shards are open (not closed by a reshard).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListedStream {
+    #[sqlx(flatten)]
+    pub stream: StreamRow,
+    pub open_shard_count: i64,
+}
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ShardRow {
     pub shard_index: i32,
@@ -165,6 +173,41 @@ impl Store {
         .bind(after_name)
         .bind(limit)
         .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// [`Store::list_streams`] with each stream's open shard count, in the same query.
+    pub async fn list_streams_with_open_shards(
+        &self,
+        tenant_id: TenantId,
+        after_name: Option<&str>,
+        limit: i64,
+    ) -> StoreResult<Vec<ListedStream>> {
+        Ok(sqlx::query_as::<_, ListedStream>(&format!(
+            "SELECT {STREAM_COLUMNS},
+                    (SELECT count(*) FROM shards sh
+                     WHERE sh.tenant_id = streams.tenant_id AND sh.stream_id = streams.id
+                       AND sh.ending_sequence_number IS NULL) AS open_shard_count
+             FROM streams
+             WHERE tenant_id = $1 AND ($2::text IS NULL OR name > $2)
+             ORDER BY name LIMIT $3"
+        ))
+        .bind(tenant_id.0)
+        .bind(after_name)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// How many of the stream's shards are open (not closed by a reshard).
+    pub async fn open_shard_count(&self, tenant_id: TenantId, stream_id: Uuid) -> StoreResult<i64> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM shards
+             WHERE tenant_id = $1 AND stream_id = $2 AND ending_sequence_number IS NULL",
+        )
+        .bind(tenant_id.0)
+        .bind(stream_id)
+        .fetch_one(&self.pool)
         .await?)
     }
 

@@ -95,6 +95,8 @@ pub struct StreamSummary {
     pub retention_hours: i32,
     #[schema(value_type = String, format = DateTime)]
     pub created_at: DateTime<Utc>,
+    /// Shards not closed by a reshard, as `GET /api/v1/streams/{name}` counts them.
+    pub open_shard_count: usize,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -209,21 +209,28 @@ pub async fn list_streams(
     };
     let mut streams = state
         .store
-        .list_streams(context.tenant_id, after.as_deref(), i64::from(limit) + 1)
+        .list_streams_with_open_shards(context.tenant_id, after.as_deref(), i64::from(limit) + 1)
         .await?;
     let more = streams.len() > limit as usize;
     streams.truncate(limit as usize);
     let next_cursor = streams.last().filter(|_| more).map(|last| {
         state.stream_cursors.sign(&Cursor {
             tenant_id: context.tenant_id.0,
-            after_name: last.name.clone(),
+            after_name: last.stream.name.clone(),
         })
     });
     let account_id = account_id(&state, &context).await?;
     Ok(Json(StreamPage {
         items: streams
             .into_iter()
-            .map(|stream| summary(stream, &state.region, &account_id))
+            .map(|listed| {
+                summary(
+                    listed.stream,
+                    listed.open_shard_count,
+                    &state.region,
+                    &account_id,
+                )
+            })
             .collect(),
         next_cursor,
     }))
@@ -307,5 +314,14 @@ async fn delete(
         .map_err(|error| store_problem(error, &account_id))?;
     tracing::info!(stream = %stream.name, "stream deleting");
     let stream = find_stream(state, context, name).await?;
-    Ok(summary(stream, &state.region, &account_id))
+    let open_shard_count = state
+        .store
+        .open_shard_count(context.tenant_id, stream.id)
+        .await?;
+    Ok(summary(
+        stream,
+        open_shard_count,
+        &state.region,
+        &account_id,
+    ))
 }

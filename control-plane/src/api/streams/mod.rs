@@ -69,7 +69,14 @@ fn shard_view(shard: &ShardRow) -> ShardView {
     }
 }
 
-fn summary(stream: StreamRow, region: &str, account_id: &str) -> StreamSummary {
+/// A stream as listed; `open_shard_count` as the store counted it (never negative).
+fn summary(
+    stream: StreamRow,
+    open_shard_count: i64,
+    region: &str,
+    account_id: &str,
+) -> StreamSummary {
+    debug_assert!(open_shard_count >= 0);
     StreamSummary {
         arn: stream_arn(region, account_id, &stream.name),
         mode: StreamMode::from_kinesis(&stream.mode),
@@ -77,6 +84,7 @@ fn summary(stream: StreamRow, region: &str, account_id: &str) -> StreamSummary {
         status: stream.status,
         retention_hours: stream.retention_hours,
         created_at: stream.created_at,
+        open_shard_count: usize::try_from(open_shard_count).unwrap_or_default(),
     }
 }
 
