@@ -14,7 +14,7 @@ use tokio::process::{Child, Command};
 /// The W3C element reference key.
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 /// How long `wait_*` calls keep looking.
-pub const WAIT: Duration = Duration::from_secs(15);
+pub const WAIT: Duration = Duration::from_secs(30);
 
 /// Where screenshots are saved: `$FJORD_SCREENSHOTS`, or `console-screenshots` in the cargo
 /// target directory.

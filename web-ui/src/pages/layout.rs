@@ -41,6 +41,13 @@ pub fn Layout() -> impl IntoView {
     provide_context(flash);
     let sign_out = ServerAction::<SignOut>::new();
     let switch = ServerAction::<SwitchTenant>::new();
+    // Another tenant means other data everywhere on the page: load it afresh.
+    Effect::new(move |_| {
+        if matches!(switch.value().get(), Some(Ok(()))) {
+            #[cfg(feature = "hydrate")]
+            let _ = window().location().assign("/streams");
+        }
+    });
     view! {
         <a class="skip" href="#main">
             "Skip to content"
