@@ -110,6 +110,7 @@ impl Browser {
             .json(&json!({ "capabilities": { "alwaysMatch": {
                 "browserName": "chrome",
                 "goog:chromeOptions": options,
+                "goog:loggingPrefs": { "browser": "ALL" },
             }}}))
             .send()
             .await?
@@ -343,9 +344,43 @@ impl Browser {
         .await
     }
 
-    /// Waits until the page hydrated (the console marks `<body data-hydrated>`).
+    /// Waits until the page hydrated (the console marks `<body data-hydrated>`); on failure the
+    /// error carries the browser's console log.
     pub async fn wait_hydrated(&self) -> anyhow::Result<()> {
-        self.find("body[data-hydrated]").await.map(drop)
+        match self.find("body[data-hydrated]").await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let log = self.console_log().await.unwrap_or_default();
+                Err(error.context(format!("the browser's console said: {log}")))
+            }
+        }
+    }
+
+    /// What the page wrote to the browser console so far (chromedriver's log).
+    pub async fn console_log(&self) -> anyhow::Result<String> {
+        let entries = self
+            .command(
+                reqwest::Method::POST,
+                "/se/log",
+                Some(json!({ "type": "browser" })),
+            )
+            .await?;
+        Ok(entries
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|e| {
+                        format!(
+                            "[{}] {}",
+                            e["level"].as_str().unwrap_or("?"),
+                            e["message"].as_str().unwrap_or("")
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default())
     }
 
     /// Saves a PNG of the viewport as `<screenshot_dir>/<name>.png` and returns its path.

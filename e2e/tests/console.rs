@@ -283,6 +283,15 @@ async fn core_flows(javascript: bool) -> anyhow::Result<()> {
         .await?;
     browser.set_size(1280, 900).await?;
 
+    if javascript {
+        // No page failed to hydrate along the way (a hydration mismatch panics in the wasm).
+        let log = browser.console_log().await?;
+        assert!(
+            !log.contains("panicked"),
+            "a page panicked in the browser: {log}"
+        );
+    }
+
     // Sign out: the next page asks for a sign-in again.
     browser
         .click_on("header form button[type=submit]:last-of-type")
@@ -483,5 +492,12 @@ async fn an_invited_person_joins_through_the_link_and_switches_tenants() -> anyh
     let role = grace.text(&grace.find("header .role").await?).await?;
     assert_eq!(role, "viewer", "the role in globex");
     grace.screenshot("js-17-switched-tenant").await?;
+    for browser in [&admin, &grace] {
+        let log = browser.console_log().await?;
+        assert!(
+            !log.contains("panicked"),
+            "a page panicked in the browser: {log}"
+        );
+    }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::api::Me;
 use crate::error::ConsoleError;
 use crate::pages::use_me;
 
@@ -77,26 +78,33 @@ pub fn SecretBox(label: &'static str, value: String) -> impl IntoView {
     }
 }
 
-/// Renders `children` for admins and owners; tells anyone else what the page needs. (The
-/// REST API refuses them regardless: this only spares them forms that would fail.)
-#[component]
-pub fn AdminOnly(what: &'static str, children: ChildrenFn) -> impl IntoView {
+/// Renders `render(me)` for admins and owners; tells anyone else what the page needs. (The
+/// REST API refuses them regardless: this only spares them forms that would fail.) Pages create
+/// their resources before calling this, never inside `render`: a resource created while a
+/// suspense resolves is numbered differently on the server and in the browser, and hydration
+/// then fails.
+pub fn admin_only(
+    what: &'static str,
+    render: impl Fn(Me) -> AnyView + Clone + Send + Sync + 'static,
+) -> impl IntoView {
     let me = use_me();
-    let children = StoredValue::new(children);
     view! {
         <Suspense fallback=|| view! { <Loading /> }>
-            {move || Suspend::new(async move {
-                match me.await {
-                    Err(error) => view! { <ErrorNote error /> }.into_any(),
-                    Ok(me) if !me.role.is_admin() => view! {
-                        <p class="error" role="alert">
-                            {what} " needs the admin role; you are a " {me.role.as_str()} "."
-                        </p>
+            {move || {
+                let render = render.clone();
+                Suspend::new(async move {
+                    match me.await {
+                        Err(error) => view! { <ErrorNote error /> }.into_any(),
+                        Ok(me) if !me.role.is_admin() => view! {
+                            <p class="error" role="alert">
+                                {what} " needs the admin role; you are a " {me.role.as_str()} "."
+                            </p>
+                        }
+                        .into_any(),
+                        Ok(me) => render(me),
                     }
-                    .into_any(),
-                    Ok(_) => children.read_value()().into_any(),
-                }
-            })}
+                })
+            }}
         </Suspense>
     }
 }

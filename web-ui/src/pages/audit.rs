@@ -5,23 +5,12 @@ use leptos_meta::Title;
 use leptos_router::components::Form;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::{AdminOnly, Empty, ErrorNote, Loading};
+use crate::components::{Empty, ErrorNote, Loading, admin_only};
 use crate::model::format;
 use crate::server_fns::audit::{AuditFilter, list_audit};
 
 #[component]
 pub fn AuditPage() -> impl IntoView {
-    view! {
-        <Title text="Audit log · Fjord" />
-        <h1>"Audit log"</h1>
-        <AdminOnly what="Reading the audit log">
-            <AuditLog />
-        </AdminOnly>
-    }
-}
-
-#[component]
-fn AuditLog() -> impl IntoView {
     let query = use_query_map();
     let filter = move || {
         let query = query.read();
@@ -37,8 +26,9 @@ fn AuditLog() -> impl IntoView {
     };
     let entries = Resource::new(filter, list_audit);
     let current = move |key: &str| query.read().get(key).unwrap_or_default();
-    let outcome = current("outcome");
-    view! {
+    let log = move |_me: crate::api::Me| {
+        let outcome = current("outcome");
+        view! {
         <Form method="GET" action="/audit" attr:class="toolbar" attr:aria-label="Filter the audit log">
             <label>"Action starts with" <input type="text" name="action" placeholder="kinesis:" value=current("action") /></label>
             <label>"Actor" <input type="text" name="actor" placeholder="user id or key id" value=current("actor") /></label>
@@ -92,5 +82,12 @@ fn AuditLog() -> impl IntoView {
                 }
             })}
         </Transition>
+        }
+        .into_any()
+    };
+    view! {
+        <Title text="Audit log · Fjord" />
+        <h1>"Audit log"</h1>
+        {admin_only("Reading the audit log", log)}
     }
 }

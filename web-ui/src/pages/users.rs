@@ -4,9 +4,9 @@
 use leptos::prelude::*;
 use leptos_meta::Title;
 
-use super::{use_flash, use_me};
-use crate::api::{Member, Role};
-use crate::components::{AdminOnly, Empty, ErrorNote, Loading, SecretBox, action_error};
+use super::use_flash;
+use crate::api::{Me, Member, Role};
+use crate::components::{Empty, ErrorNote, Loading, SecretBox, action_error, admin_only};
 use crate::model::format;
 use crate::server_fns::users::{
     ChangeRole, InvitationLink, Invite, RemoveMember, RevokeInvitation, list_invitations,
@@ -15,25 +15,6 @@ use crate::server_fns::users::{
 
 #[component]
 pub fn UsersPage() -> impl IntoView {
-    let me = use_me();
-    view! {
-        <Title text="Users and roles · Fjord" />
-        <h1>"Users and roles"</h1>
-        <AdminOnly what="Managing users">
-            <Suspense fallback=|| view! { <Loading /> }>
-                {move || Suspend::new(async move {
-                    match me.await {
-                        Err(error) => view! { <ErrorNote error /> }.into_any(),
-                        Ok(me) => view! { <ManageUsers my_role=me.role my_id=me.user.id.clone() /> }.into_any(),
-                    }
-                })}
-            </Suspense>
-        </AdminOnly>
-    }
-}
-
-#[component]
-fn ManageUsers(my_role: Role, my_id: String) -> impl IntoView {
     let invite = ServerAction::<Invite>::new();
     let revoke = ServerAction::<RevokeInvitation>::new();
     let change = ServerAction::<ChangeRole>::new();
@@ -47,10 +28,12 @@ fn ManageUsers(my_role: Role, my_id: String) -> impl IntoView {
         |_| list_invitations(),
     );
     let flashed = use_flash::<InvitationLink>("invite");
-    let invited = move || invite.value().get().and_then(Result::ok).or_else(&flashed);
-    let grantable: Vec<Role> = Role::ALL.into_iter().filter(|r| *r <= my_role).collect();
-    let grantable_invite = grantable.clone();
-    view! {
+    let invited = move || invite.value().get().and_then(Result::ok).or_else(flashed);
+    let manage = move |me: Me| {
+        let grantable: Vec<Role> = Role::ALL.into_iter().filter(|r| *r <= me.role).collect();
+        let grantable_invite = grantable.clone();
+        let my_id = me.user.id.clone();
+        view! {
         <section aria-labelledby="members">
             <h2 id="members">"Members"</h2>
             {move || action_error(change.value().get())}
@@ -130,6 +113,13 @@ fn ManageUsers(my_role: Role, my_id: String) -> impl IntoView {
                 })}
             </Transition>
         </section>
+        }
+        .into_any()
+    };
+    view! {
+        <Title text="Users and roles · Fjord" />
+        <h1>"Users and roles"</h1>
+        {admin_only("Managing users", manage)}
     }
 }
 
