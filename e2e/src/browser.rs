@@ -57,6 +57,8 @@ pub struct Browser {
     http: reqwest::Client,
     session_url: String,
     driver: Child,
+    driver_port: u16,
+    session_id: String,
     pub javascript: bool,
 }
 
@@ -123,6 +125,8 @@ impl Browser {
             http,
             session_url: format!("{base}/session/{session}"),
             driver,
+            driver_port: port,
+            session_id: session.to_owned(),
             javascript,
         })
     }
@@ -241,11 +245,23 @@ impl Browser {
         }
     }
 
+    /// The page's visible text. (Retried: a page that navigates between finding `<body>` and
+    /// reading it leaves a stale reference.)
     pub async fn body_text(&self) -> anyhow::Result<String> {
-        let body = self.find_all("body").await?;
-        match body.first() {
-            Some(element) => self.text(element).await,
-            None => Ok(String::new()),
+        let mut attempt = 0;
+        loop {
+            let body = self.find_all("body").await?;
+            let read = match body.first() {
+                Some(element) => self.text(element).await,
+                None => Ok(String::new()),
+            };
+            match read {
+                Err(error) if attempt < 5 && error.to_string().contains("stale element") => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                other => return other,
+            }
         }
     }
 
@@ -356,6 +372,20 @@ impl Browser {
         }
     }
 
+    /// Fails if the wasm panicked (e.g. a hydration mismatch) since the last look at the
+    /// browser's console; `page` names where we are for the message.
+    pub async fn assert_no_panic(&self, page: &str) -> anyhow::Result<()> {
+        if !self.javascript {
+            return Ok(());
+        }
+        let log = self.console_log().await?;
+        anyhow::ensure!(
+            !log.contains("panicked"),
+            "the wasm panicked on or before {page}: {log}"
+        );
+        Ok(())
+    }
+
     /// What the page wrote to the browser console so far (chromedriver's log).
     pub async fn console_log(&self) -> anyhow::Result<String> {
         let entries = self
@@ -419,7 +449,24 @@ impl Browser {
 }
 
 impl Drop for Browser {
+    /// Ends the WebDriver session (which quits Chromium: killing chromedriver alone leaves the
+    /// browser running) with a blocking request, since `drop` cannot await, then chromedriver.
     fn drop(&mut self) {
+        use std::io::{Read as _, Write as _};
+        let address = std::net::SocketAddr::from(([127, 0, 0, 1], self.driver_port));
+        if let Ok(mut stream) =
+            std::net::TcpStream::connect_timeout(&address, Duration::from_secs(2))
+        {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+            let request = format!(
+                "DELETE /session/{} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                self.session_id
+            );
+            if stream.write_all(request.as_bytes()).is_ok() {
+                let mut answer = Vec::new();
+                let _ = stream.read_to_end(&mut answer);
+            }
+        }
         let _ = self.driver.start_kill();
     }
 }

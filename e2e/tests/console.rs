@@ -37,6 +37,10 @@ async fn reload_until(browser: &Browser, url: &str, text: &str) -> anyhow::Resul
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         browser.goto(url).await?;
+        if browser.javascript {
+            // Not away again mid-hydration: let each load finish becoming interactive.
+            browser.wait_hydrated().await?;
+        }
         if browser.body_text().await?.contains(text) {
             return Ok(());
         }
@@ -79,12 +83,14 @@ async fn core_flows(javascript: bool) -> anyhow::Result<()> {
     // Sign in (the page asked for comes back after).
     browser.goto(&format!("{base}/sign-in")).await?;
     browser.screenshot(&format!("{tag}-01-sign-in")).await?;
+    browser.assert_no_panic("01-sign-in").await?;
     sign_in(&browser, &fjord, &email, &password).await?;
     browser.wait_for_text("No data streams yet").await?;
     browser.wait_for_text(&email).await?;
     browser
         .screenshot(&format!("{tag}-02-streams-empty"))
         .await?;
+    browser.assert_no_panic("02-streams-empty").await?;
 
     // Create a provisioned stream with two shards.
     let name = stream_name("console");
@@ -105,6 +111,7 @@ async fn core_flows(javascript: bool) -> anyhow::Result<()> {
     browser
         .screenshot(&format!("{tag}-03-create-stream"))
         .await?;
+    browser.assert_no_panic("03-create-stream").await?;
     browser.click_on("main form button[type=submit]").await?;
     browser.wait_for_url(&format!("/streams/{name}")).await?;
     let stream_url = format!("{base}/streams/{name}");
@@ -113,6 +120,7 @@ async fn core_flows(javascript: bool) -> anyhow::Result<()> {
     browser
         .screenshot_full(&format!("{tag}-04-stream-details"), 1280)
         .await?;
+    browser.assert_no_panic("04-stream-details").await?;
 
     // A record put through the AWS SDK shows in the data viewer.
     let sdk = fjord.client(&tenant);
@@ -138,6 +146,7 @@ async fn core_flows(javascript: bool) -> anyhow::Result<()> {
     browser
         .screenshot_full(&format!("{tag}-05-data-viewer"), 1280)
         .await?;
+    browser.assert_no_panic("05-data-viewer").await?;
 
     // A test record put from the console is found by the SDK.
     browser.click_on("details.card summary").await?;
@@ -151,6 +160,10 @@ async fn core_flows(javascript: bool) -> anyhow::Result<()> {
         .click_on("details.card form button[type=submit]")
         .await?;
     browser.wait_for_text("Put into").await?;
+    // "View it" reads from that record's sequence number (the at-sequence position).
+    browser.click_on("p.ok a").await?;
+    browser.wait_for_url("from=at_sequence").await?;
+    browser.wait_for_text(&format!("hello from {tag}")).await?;
     let records = read_all(&sdk, &name).await?;
     assert!(
         records
@@ -193,9 +206,11 @@ async fn core_flows(javascript: bool) -> anyhow::Result<()> {
     browser
         .screenshot_full(&format!("{tag}-06-monitoring"), 1280)
         .await?;
+    browser.assert_no_panic("06-monitoring").await?;
     browser.goto(&format!("{base}/streams")).await?;
     browser.find("td.spark svg").await?;
     browser.screenshot(&format!("{tag}-06b-streams")).await?;
+    browser.assert_no_panic("06b-streams").await?;
 
     // Create an access key, use it, disable it: the endpoint refuses it.
     browser.goto(&format!("{base}/keys")).await?;
@@ -220,6 +235,7 @@ async fn core_flows(javascript: bool) -> anyhow::Result<()> {
     browser
         .screenshot_full(&format!("{tag}-07-key-created"), 1280)
         .await?;
+    browser.assert_no_panic("07-key-created").await?;
     anyhow::ensure!(
         key_id.starts_with("AKIA") || key_id.len() == 20,
         "odd key id {key_id}"
@@ -245,6 +261,7 @@ async fn core_flows(javascript: bool) -> anyhow::Result<()> {
     browser
         .screenshot_full(&format!("{tag}-08-keys"), 1280)
         .await?;
+    browser.assert_no_panic("08-keys").await?;
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         match keyed.list_streams().send().await {
@@ -254,6 +271,19 @@ async fn core_flows(javascript: bool) -> anyhow::Result<()> {
             }
             Ok(_) => anyhow::bail!("a disabled key still works after 10 s"),
         }
+    }
+
+    // Delete the key: it leaves the list.
+    browser.goto(&format!("{base}/keys")).await?;
+    browser.wait_for_text(&key_id).await?;
+    browser
+        .click_on(&format!("summary[aria-label='Delete ci {tag}']"))
+        .await?;
+    browser.click_on("details[open] form button.danger").await?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while browser.body_text().await?.contains(&key_id) {
+        anyhow::ensure!(Instant::now() < deadline, "the deleted key is still listed");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // The other main pages render.
@@ -271,8 +301,20 @@ async fn core_flows(javascript: bool) -> anyhow::Result<()> {
         browser
             .screenshot_full(&format!("{tag}-{shot}"), 1280)
             .await?;
+        browser.assert_no_panic(path).await?;
     }
     browser.wait_for_text(&tenant.account_id).await?;
+
+    // The audit log filters by action prefix.
+    browser
+        .goto(&format!("{base}/audit?action=streams%3A"))
+        .await?;
+    browser.wait_for_text("streams:Create").await?;
+    let filtered = browser.body_text().await?;
+    assert!(
+        !filtered.contains("auth:SignIn"),
+        "the action filter let other entries through: {filtered}"
+    );
 
     // A phone-sized screen.
     browser.set_size(390, 844).await?;
@@ -281,6 +323,7 @@ async fn core_flows(javascript: bool) -> anyhow::Result<()> {
     browser
         .screenshot(&format!("{tag}-12-streams-phone"))
         .await?;
+    browser.assert_no_panic("12-streams-phone").await?;
     browser.set_size(1280, 900).await?;
 
     if javascript {
@@ -290,6 +333,29 @@ async fn core_flows(javascript: bool) -> anyhow::Result<()> {
             !log.contains("panicked"),
             "a page panicked in the browser: {log}"
         );
+    }
+
+    // Delete the stream, typing its name to confirm.
+    browser.goto(&stream_url).await?;
+    browser.wait_for_text("Delete data stream").await?;
+    if javascript {
+        browser.wait_hydrated().await?;
+    }
+    browser
+        .fill_in("section.danger input[name=confirm]", &name)
+        .await?;
+    browser
+        .click_on("section.danger button[type=submit]")
+        .await?;
+    browser.wait_for_url("/streams").await?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let listed = fjord.client(&tenant).list_streams().send().await?;
+        if !listed.stream_names().contains(&name) {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "the stream was not deleted");
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
     // Sign out: the next page asks for a sign-in again.
@@ -431,6 +497,7 @@ async fn an_invited_person_joins_through_the_link_and_switches_tenants() -> anyh
     admin.screenshot_full("js-15-users-invited", 1280).await?;
 
     // Grace opens it with JavaScript (the token comes from the fragment), picks a password.
+    // (The admin changes her role and removes her at the end.)
     let grace = Browser::start(true).await?;
     grace.goto(&link).await?;
     grace.wait_hydrated().await?;
@@ -492,6 +559,39 @@ async fn an_invited_person_joins_through_the_link_and_switches_tenants() -> anyh
     let role = grace.text(&grace.find("header .role").await?).await?;
     assert_eq!(role, "viewer", "the role in globex");
     grace.screenshot("js-17-switched-tenant").await?;
+    // The admin makes grace a viewer in acme, then removes her.
+    admin.goto(&format!("{base}/users")).await?;
+    admin.wait_for_text("grace@example.com").await?;
+    admin.wait_hydrated().await?;
+    let row = "tr[data-member='grace@example.com']";
+    admin
+        .choose(&format!("{row} select[name=role]"), "viewer")
+        .await?;
+    admin.click_on(&format!("{row} form.inline button")).await?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        admin.goto(&format!("{base}/users")).await?;
+        let chosen = admin
+            .find(&format!("{row} select[name=role] option:checked"))
+            .await?;
+        if admin.property(&chosen, "value").await? == "viewer" {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "grace's role did not change");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    admin.wait_hydrated().await?;
+    admin
+        .click_on(&format!("{row} details.confirm summary"))
+        .await?;
+    admin
+        .click_on(&format!("{row} details[open] button.danger"))
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !admin.find_all(row).await?.is_empty() {
+        anyhow::ensure!(Instant::now() < deadline, "grace is still a member");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     for browser in [&admin, &grace] {
         let log = browser.console_log().await?;
         assert!(

@@ -97,7 +97,7 @@ pub fn admin_only(
                         Err(error) => view! { <ErrorNote error /> }.into_any(),
                         Ok(me) if !me.role.is_admin() => view! {
                             <p class="error" role="alert">
-                                {what} " needs the admin role; you are a " {me.role.as_str()} "."
+                                {format!("{what} needs the admin role; you are a {}.", me.role.as_str())}
                             </p>
                         }
                         .into_any(),

@@ -82,7 +82,7 @@ pub fn DataPage() -> impl IntoView {
                             });
                             let behind = format::milliseconds(page.millis_behind_latest);
                             view! {
-                                <p class="hint">{count_label(page.records.len())} " · " {behind} " behind the newest"</p>
+                                <p class="hint">{format!("{} · {behind} behind the newest", count_label(page.records.len()))}</p>
                                 <RecordsTable records=page.records.clone() />
                                 {next.map(|href| view! { <p><a class="button secondary" href=href>"Next page"</a></p> })}
                             }.into_any()
@@ -172,7 +172,7 @@ fn RecordRow(record: Record) -> impl IntoView {
             <td class="mono small">{record.sequence_number.clone()}</td>
             <td>{format::timestamp(&record.arrival_time)}</td>
             <td>
-                <span class="badge">{data.label()} " · " {size}</span>
+                <span class="badge">{format!("{} · {size}", data.label())}</span>
                 <pre class="data">{data.body().to_owned()}</pre>
             </td>
         </tr>

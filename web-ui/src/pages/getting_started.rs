@@ -27,7 +27,7 @@ pub fn GettingStartedPage() -> impl IntoView {
                         <div class="wide"><dt>"Kinesis endpoint"</dt><dd class="mono">{info.kinesis_endpoint.clone()}</dd></div>
                         <div><dt>"Region"</dt><dd class="mono">{info.region.clone()}</dd></div>
                         <div><dt>"Account id"</dt><dd class="mono">{me.tenant.account_id.clone()}</dd></div>
-                        <div class="wide"><dt>"REST API"</dt><dd class="mono">{info.rest_base.clone()} " · " <a href="/api/v1/reference">"reference"</a></dd></div>
+                        <div class="wide"><dt>"REST API"</dt><dd class="mono"><span>{info.rest_base.clone()}</span> " · " <a href="/api/v1/reference">"reference"</a></dd></div>
                     </dl>
                     <p>"Every snippet needs an access key: create one under " <a href="/keys">"Access keys"</a> " and put its id and secret where the snippets say."</p>
                     <h2>"AWS CLI"</h2>

@@ -34,7 +34,7 @@ pub fn KeysPage() -> impl IntoView {
         <p class="lead">"Apps sign calls to the Kinesis endpoint and the REST API with an access key. A key acts with its role, never more than its creator's."</p>
         {move || created().map(|key| view! {
             <div class="callout" role="status">
-                <h2>"Key “" {key.name.clone()} "” created"</h2>
+                <h2>{format!("Key “{}” created", key.name)}</h2>
                 <p class="warning">"Copy the secret access key now: it is shown only this once and cannot be recovered."</p>
                 <SecretBox label="Access key id" value=key.access_key_id.clone() />
                 <SecretBox label="Secret access key" value=key.secret_access_key.clone() />

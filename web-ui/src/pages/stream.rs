@@ -19,7 +19,7 @@ pub fn StreamTabs(name: String, current: &'static str) -> impl IntoView {
         view! { <a href=href aria-current=selected>{label}</a> }
     };
     view! {
-        <p class="crumbs"><A href="/streams">"Data streams"</A> " / " {name.clone()}</p>
+        <p class="crumbs"><A href="/streams">"Data streams"</A> <span>{format!(" / {name}")}</span></p>
         <h1>{name.clone()}</h1>
         <nav class="tabs" aria-label="Stream">
             {tab("Details", format!("/streams/{name}"), "details")}
@@ -84,7 +84,7 @@ fn StreamDetails(stream: Stream) -> impl IntoView {
 fn Shards(stream: Stream) -> impl IntoView {
     view! {
         <section aria-labelledby="shards">
-            <h2 id="shards">"Shards (" {stream.shards.len()} ")"</h2>
+            <h2 id="shards">{format!("Shards ({})", stream.shards.len())}</h2>
             <div class="table-wrap">
                 <table>
                     <thead>
@@ -101,8 +101,8 @@ fn Shards(stream: Stream) -> impl IntoView {
                             <tr>
                                 <th scope="row" class="mono">{shard.shard_id.clone()}</th>
                                 <td>{if shard.open { "Open" } else { "Closed" }}</td>
-                                <td class="mono small">{shard.starting_hash_key.clone()} " – " <br/> {shard.ending_hash_key.clone()}</td>
-                                <td class="mono small">{shard.starting_sequence_number.clone()} " – " <br/> {shard.ending_sequence_number.clone().unwrap_or_else(|| "(open)".to_owned())}</td>
+                                <td class="mono small">{format!("{} –", shard.starting_hash_key)} <br/> {shard.ending_hash_key.clone()}</td>
+                                <td class="mono small">{format!("{} –", shard.starting_sequence_number)} <br/> {shard.ending_sequence_number.clone().unwrap_or_else(|| "(open)".to_owned())}</td>
                                 <td class="mono small">{shard.parent_shard_id.clone().unwrap_or_else(|| "–".to_owned())}</td>
                             </tr>
                         }).collect_view()}
@@ -166,7 +166,7 @@ fn DeleteZone(name: String, delete: ServerAction<DeleteStream>) -> impl IntoView
             <ActionForm action=delete>
                 <input type="hidden" name="name" value=name.clone() />
                 <label>
-                    "Type " <strong class="mono">{name.clone()}</strong> " to confirm"
+                    <span>"Type " <strong class="mono">{name.clone()}</strong> " to confirm"</span>
                     <input type="text" name="confirm" autocomplete="off" required on:input=move |ev| typed.set(event_target_value(&ev)) />
                 </label>
                 {move || action_error(delete.value().get())}

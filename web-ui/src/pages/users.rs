@@ -79,7 +79,7 @@ pub fn UsersPage() -> impl IntoView {
             {move || action_error(invite.value().get())}
             {move || invited().map(|InvitationLink { invitation, link }| view! {
                 <div class="callout" role="status">
-                    <p>"Invitation for " <strong>{invitation.email.clone()}</strong> " as " {invitation.role.as_str()} ", valid 7 days. Send them this link; it is shown only once."</p>
+                    <p>"Invitation for " <strong>{invitation.email.clone()}</strong> {format!(" as {}, valid 7 days. Send them this link; it is shown only once.", invitation.role.as_str())}</p>
                     <SecretBox label="Invitation link" value=link />
                 </div>
             })}
@@ -136,8 +136,8 @@ fn MemberRow(
     let role_label = format!("Role of {}", member.email);
     let remove_text = format!("Remove {}", member.email);
     view! {
-        <tr>
-            <th scope="row">{member.email.clone()} {is_me.then_some(" (you)")}</th>
+        <tr data-member=member.email.clone()>
+            <th scope="row">{if is_me { format!("{} (you)", member.email) } else { member.email.clone() }}</th>
             <td>
                 <ActionForm action=change attr:class="inline">
                     <input type="hidden" name="user_id" value=change_id />
