@@ -65,6 +65,16 @@ async fn sign_in(
     ))
 }
 
+/// What the REST API answers to `refresh_token` (the live one is 200, a revoked one 401).
+async fn refresh_status(base: &str, refresh_token: &str) -> anyhow::Result<u16> {
+    let answer = client()
+        .post(format!("{base}/api/v1/auth/refresh"))
+        .json(&serde_json::json!({ "refresh_token": refresh_token }))
+        .send()
+        .await?;
+    Ok(answer.status().as_u16())
+}
+
 #[tokio::test]
 async fn pages_need_a_session_and_sign_in_sets_strict_http_only_cookies() -> anyhow::Result<()> {
     let fjord = Fjord::start().await?;
@@ -255,13 +265,8 @@ async fn an_expired_access_cookie_is_renewed_once_from_the_refresh_cookie() -> a
         .await?;
     assert_eq!(keys.status(), 200);
     assert!(keys.text().await?.contains("Access keys"));
-    let rest = client()
-        .post(format!("{base}/api/v1/auth/refresh"))
-        .json(&serde_json::json!({ "refresh_token": next_refresh }))
-        .send()
-        .await?;
     assert_eq!(
-        rest.status(),
+        refresh_status(&base, &next_refresh).await?,
         200,
         "the renewed refresh token is the live one"
     );
@@ -294,13 +299,8 @@ async fn sign_out_revokes_the_refresh_token_and_clears_the_cookies() -> anyhow::
             "{cleared:?}"
         );
     }
-    let rest = client()
-        .post(format!("{base}/api/v1/auth/refresh"))
-        .json(&serde_json::json!({ "refresh_token": refresh }))
-        .send()
-        .await?;
     assert_eq!(
-        rest.status(),
+        refresh_status(&base, &refresh).await?,
         401,
         "the refresh token still works after sign-out"
     );

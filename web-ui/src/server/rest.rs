@@ -95,22 +95,6 @@ impl Rest {
         self.call(Method::POST, path, Some(body)).await
     }
 
-    pub async fn put<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ConsoleError> {
-        self.call(Method::PUT, path, Some(body)).await
-    }
-
-    pub async fn patch<B: Serialize, T: DeserializeOwned>(
-        &self,
-        path: &str,
-        body: &B,
-    ) -> Result<T, ConsoleError> {
-        self.call(Method::PATCH, path, Some(body)).await
-    }
-
     /// A call whose answer has no body the console needs (204s, and 200s it ignores).
     pub async fn send<B: Serialize>(
         &self,

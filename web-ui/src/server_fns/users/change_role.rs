@@ -6,12 +6,12 @@ use crate::error::ConsoleError;
 #[server(prefix = "/console/fn", endpoint = "change_role")]
 pub async fn change_role(user_id: String, role: String) -> Result<(), ConsoleError> {
     use super::super::support::*;
-    let _member: serde_json::Value = rest()?
-        .patch(
+    rest()?
+        .send(
+            http::Method::PATCH,
             &format!("/api/v1/users/{}", segment(&user_id)),
-            &serde_json::json!({ "role": role }),
+            Some(&serde_json::json!({ "role": role })),
         )
         .await
-        .or_else(refused)?;
-    Ok(())
+        .or_else(refused)
 }
