@@ -96,6 +96,22 @@ pub fn sdk_client(endpoint: &str, access_key_id: &str, secret: &str) -> aws_sdk_
     aws_sdk_kinesis::Client::from_conf(config)
 }
 
+/// An official Firehose SDK client for `endpoint`, retries off so errors surface as they are.
+pub fn firehose_client(
+    endpoint: &str,
+    access_key_id: &str,
+    secret: &str,
+) -> aws_sdk_firehose::Client {
+    let config = aws_sdk_firehose::Config::builder()
+        .behavior_version(aws_sdk_firehose::config::BehaviorVersion::latest())
+        .region(aws_sdk_firehose::config::Region::new(REGION))
+        .endpoint_url(endpoint)
+        .credentials_provider(Credentials::new(access_key_id, secret, None, None, "e2e"))
+        .retry_config(aws_sdk_firehose::config::retry::RetryConfig::disabled())
+        .build();
+    aws_sdk_firehose::Client::from_conf(config)
+}
+
 /// Options for a started Fjord.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -335,6 +351,15 @@ impl Fjord {
     /// An official SDK client for `tenant`, retries off so errors surface as they are.
     pub fn client(&self, tenant: &Tenant) -> aws_sdk_kinesis::Client {
         self.client_with_secret(&tenant.access_key_id, &tenant.secret_access_key)
+    }
+
+    /// An official Firehose SDK client for `tenant` on the same endpoint.
+    pub fn firehose(&self, tenant: &Tenant) -> aws_sdk_firehose::Client {
+        firehose_client(
+            &self.endpoint,
+            &tenant.access_key_id,
+            &tenant.secret_access_key,
+        )
     }
 
     pub fn client_with_secret(&self, access_key_id: &str, secret: &str) -> aws_sdk_kinesis::Client {

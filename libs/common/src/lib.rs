@@ -5,7 +5,7 @@
 //! names derived for JetStream objects ([`naming`]), sealed secrets ([`secret`]), roles and
 //! the permission matrix ([`permissions`]), the AWS error vocabulary ([`aws_error`]), the
 //! hash-key space ([`hash_key`]), SigV4 verification of incoming requests for the AWS endpoint
-//! and the REST API alike ([`sigv4`]), the record message codec ([`records`]) and partition-key
+//! and the REST API alike ([`sigv4`]), the Firehose API surface and delivery stream specs ([`firehose`]), the record message codec ([`records`]) and partition-key
 //! routing ([`routing`]), per-tenant write throughput buckets ([`throughput`]), the gateway's events to the control plane ([`events`]), the client
 //! address behind trusted proxies ([`client_address`]), and configuration loading ([`config`]). It must never talk to Postgres or NATS itself.
 
@@ -13,6 +13,7 @@ pub mod aws_error;
 pub mod client_address;
 pub mod config;
 pub mod events;
+pub mod firehose;
 pub mod hash_key;
 pub mod kinesis;
 pub mod naming;

@@ -59,6 +59,28 @@ impl Names {
         format!("stream.{}.{}", tenant_id.simple(), hex::encode(stream_name))
     }
 
+    /// The JetStream stream holding a delivery stream's records until a worker delivered
+    /// them (`_DS_` after the prefix: never a shard stream, whose names are hex after it).
+    pub fn delivery_stream(&self, delivery_stream_id: Uuid) -> String {
+        format!("FJ_{}_DS_{}", self.prefix, delivery_stream_id.simple())
+    }
+
+    /// The subject a delivery stream's records are published on.
+    pub fn delivery_subject(&self, delivery_stream_id: Uuid) -> String {
+        format!("fj.{}.ds.{}", self.prefix, delivery_stream_id.simple())
+    }
+
+    /// The durable consumer every worker shares on a delivery stream's JetStream stream (or,
+    /// for a Kinesis source, on each of its shard streams).
+    pub fn delivery_consumer(&self, delivery_stream_id: Uuid) -> String {
+        format!("delivery_{}", delivery_stream_id.simple())
+    }
+
+    /// KV key of a delivery stream spec, by tenant and name (hex encoded, as stream keys).
+    pub fn delivery_stream_key(tenant_id: Uuid, name: &str) -> String {
+        format!("delivery.{}.{}", tenant_id.simple(), hex::encode(name))
+    }
+
     /// KV key of a tenant's spec (its write throughput quota).
     pub fn tenant_key(tenant_id: Uuid) -> String {
         format!("tenant.{}", tenant_id.simple())
@@ -96,6 +118,14 @@ mod tests {
             "fj.dev.00000000000000000000000000000000.3"
         );
         assert_eq!(names.events_stream(), "FJ_dev_EVENTS");
+        assert_eq!(
+            names.delivery_stream(stream_id),
+            "FJ_dev_DS_00000000000000000000000000000000"
+        );
+        assert_eq!(
+            Names::delivery_stream_key(stream_id, "ev"),
+            "delivery.00000000000000000000000000000000.6576"
+        );
         assert_eq!(names.events_subject("usage"), "fj.dev.events.usage");
         assert!(is_valid_prefix("dev1"));
         assert!(!is_valid_prefix("Dev"));

@@ -130,6 +130,29 @@ pub const KINESIS_ACTIONS: &[(&str, Action)] = &[
     ("RemoveTagsFromStream", Action::ManageStreams),
 ];
 
+/// Every Firehose action the AWS endpoint serves, with the [`Action`] it performs (delivery
+/// streams are streams to the permission matrix).
+pub const FIREHOSE_ACTIONS: &[(&str, Action)] = &[
+    ("DescribeDeliveryStream", Action::ReadStreams),
+    ("ListDeliveryStreams", Action::ReadStreams),
+    ("ListTagsForDeliveryStream", Action::ReadStreams),
+    ("PutRecord", Action::WriteRecords),
+    ("PutRecordBatch", Action::WriteRecords),
+    ("CreateDeliveryStream", Action::ManageStreams),
+    ("DeleteDeliveryStream", Action::ManageStreams),
+    ("UpdateDestination", Action::ManageStreams),
+    ("TagDeliveryStream", Action::ManageStreams),
+    ("UntagDeliveryStream", Action::ManageStreams),
+];
+
+/// The [`Action`] a Firehose action (the part after `Firehose_20150804.`) performs.
+pub fn firehose_action(name: &str) -> Option<Action> {
+    FIREHOSE_ACTIONS
+        .iter()
+        .find(|(known, _)| *known == name)
+        .map(|(_, action)| *action)
+}
+
 /// The [`Action`] a Kinesis action (the part after `Kinesis_20131202.`) performs.
 pub fn kinesis_action(name: &str) -> Option<Action> {
     KINESIS_ACTIONS

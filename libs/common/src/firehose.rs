@@ -1,0 +1,279 @@
+//! The Firehose (delivery streams) API surface both planes share: which actions exist and who
+//! serves them, AWS's documented limits, and the delivery stream spec the control plane
+//! publishes to the config bucket for gateways (puts) and workers (delivery).
+//!
+//! The spec carries Fjord's normalised form of a destination: the control plane validates the
+//! AWS configuration (`ExtendedS3DestinationConfiguration`, …) and derives it; the data plane
+//! never parses AWS configuration itself.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The `X-Amz-Target` prefix of the Firehose API (AWS JSON 1.1).
+pub const TARGET_PREFIX: &str = "Firehose_20150804.";
+
+/// Delivery stream administration: served by the control plane, forwarded by the gateway.
+pub const ADMIN_ACTIONS: &[&str] = &[
+    "CreateDeliveryStream",
+    "DeleteDeliveryStream",
+    "DescribeDeliveryStream",
+    "ListDeliveryStreams",
+    "UpdateDestination",
+    "TagDeliveryStream",
+    "UntagDeliveryStream",
+    "ListTagsForDeliveryStream",
+];
+
+/// Record actions: served by the gateway into JetStream.
+pub const RECORD_ACTIONS: &[&str] = &["PutRecord", "PutRecordBatch"];
+
+/// Largest record, before base64 (AWS: 1,000 KiB).
+pub const MAX_RECORD_BYTES: usize = 1_024_000;
+/// Most records in one `PutRecordBatch`.
+pub const MAX_BATCH_RECORDS: usize = 500;
+/// Largest `PutRecordBatch` in total record bytes (AWS: 4 MiB).
+pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
+
+/// Lifecycle of a delivery stream, as Firehose reports `DeliveryStreamStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeliveryStreamStatus {
+    Creating,
+    CreatingFailed,
+    Deleting,
+    DeletingFailed,
+    Active,
+}
+
+impl DeliveryStreamStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Creating => "CREATING",
+            Self::CreatingFailed => "CREATING_FAILED",
+            Self::Deleting => "DELETING",
+            Self::DeletingFailed => "DELETING_FAILED",
+            Self::Active => "ACTIVE",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [
+            Self::Creating,
+            Self::CreatingFailed,
+            Self::Deleting,
+            Self::DeletingFailed,
+            Self::Active,
+        ]
+        .into_iter()
+        .find(|status| status.as_str() == text)
+    }
+}
+
+/// Where a delivery stream's records come from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DeliverySource {
+    /// Producers call `PutRecord`/`PutRecordBatch` (`DeliveryStreamType: DirectPut`).
+    DirectPut,
+    /// Records are read from a Kinesis data stream of the same tenant
+    /// (`DeliveryStreamType: KinesisStreamAsSource`).
+    KinesisStream { stream_id: Uuid, stream_arn: String },
+}
+
+/// Buffering hints: a buffer is delivered when it holds `size_mib` or is `interval_seconds`
+/// old, whichever comes first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Buffering {
+    pub size_mib: u32,
+    pub interval_seconds: u32,
+}
+
+/// Compression of delivered objects (Firehose's `CompressionFormat`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Compression {
+    #[default]
+    Uncompressed,
+    Gzip,
+    Zip,
+    Snappy,
+    HadoopSnappy,
+}
+
+impl Compression {
+    /// Firehose's wire name (`Snappy` and `HADOOP_SNAPPY` are spelled as AWS spells them).
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Self::Uncompressed => "UNCOMPRESSED",
+            Self::Gzip => "GZIP",
+            Self::Zip => "ZIP",
+            Self::Snappy => "Snappy",
+            Self::HadoopSnappy => "HADOOP_SNAPPY",
+        }
+    }
+
+    pub fn from_aws(text: &str) -> Option<Self> {
+        [
+            Self::Uncompressed,
+            Self::Gzip,
+            Self::Zip,
+            Self::Snappy,
+            Self::HadoopSnappy,
+        ]
+        .into_iter()
+        .find(|c| c.as_aws() == text)
+    }
+
+    /// The file name extension Firehose appends to delivered objects.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Uncompressed => "",
+            Self::Gzip => ".gz",
+            Self::Zip => ".zip",
+            Self::Snappy | Self::HadoopSnappy => ".snappy",
+        }
+    }
+}
+
+/// Delivery to an object store bucket (S3, S3-compatible, or the embedded local filesystem).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectStoreDestination {
+    /// `arn:aws:s3:::<bucket>`, as given.
+    pub bucket_arn: String,
+    /// The bucket name from the ARN.
+    pub bucket: String,
+    /// Key prefix, possibly with `!{timestamp:…}` and `!{firehose:…}` expressions.
+    pub prefix: String,
+    /// Where records that could not be delivered or processed go; may use the same
+    /// expressions. Empty: Firehose's default (`<prefix>` is not used; see the docs).
+    pub error_output_prefix: String,
+    pub buffering: Buffering,
+    pub compression: Compression,
+}
+
+/// One destination of a delivery stream, with Firehose's destination id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestinationSpec {
+    /// `destinationId-000000000001`.
+    pub destination_id: String,
+    pub target: DestinationTarget,
+}
+
+/// What a destination delivers to. New kinds (HTTP endpoint, …) are added as variants.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum DestinationTarget {
+    ObjectStore(ObjectStoreDestination),
+}
+
+/// One delivery stream as gateways and workers see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryStreamSpec {
+    pub delivery_stream_id: Uuid,
+    pub tenant_id: Uuid,
+    /// The tenant's 12-digit account id (objects on the local filesystem live under it).
+    pub account_id: String,
+    pub name: String,
+    /// `arn:aws:firehose:<region>:<account>:deliverystream/<name>`.
+    pub arn: String,
+    pub status: DeliveryStreamStatus,
+    pub source: DeliverySource,
+    pub destination: DestinationSpec,
+    /// Firehose's `VersionId`: starts at 1, bumped by every `UpdateDestination`.
+    pub version_id: i64,
+    /// Bumped by the control plane on every change, so caches can ignore stale pushes.
+    pub generation: i64,
+}
+
+impl DeliveryStreamSpec {
+    /// Whether `PutRecord`/`PutRecordBatch` may write to it.
+    pub fn accepts_puts(&self) -> bool {
+        self.status == DeliveryStreamStatus::Active
+            && matches!(self.source, DeliverySource::DirectPut)
+    }
+}
+
+/// `arn:aws:firehose:<region>:<account>:deliverystream/<name>`.
+pub fn delivery_stream_arn(region: &str, account_id: &str, name: &str) -> String {
+    format!("arn:aws:firehose:{region}:{account_id}:deliverystream/{name}")
+}
+
+/// Whether `name` is a valid delivery stream name (1–64 of `[a-zA-Z0-9_.-]`).
+pub fn is_valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_and_compressions_round_trip_their_aws_names() {
+        for text in [
+            "CREATING",
+            "CREATING_FAILED",
+            "DELETING",
+            "DELETING_FAILED",
+            "ACTIVE",
+        ] {
+            assert_eq!(DeliveryStreamStatus::parse(text).unwrap().as_str(), text);
+        }
+        assert_eq!(DeliveryStreamStatus::parse("active"), None);
+        for text in ["UNCOMPRESSED", "GZIP", "ZIP", "Snappy", "HADOOP_SNAPPY"] {
+            assert_eq!(Compression::from_aws(text).unwrap().as_aws(), text);
+        }
+        assert_eq!(Compression::from_aws("SNAPPY"), None);
+    }
+
+    #[test]
+    fn names_follow_aws_rules() {
+        assert!(is_valid_name("events-2026.v1_a"));
+        assert!(is_valid_name(&"a".repeat(64)));
+        assert!(!is_valid_name(""));
+        assert!(!is_valid_name(&"a".repeat(65)));
+        assert!(!is_valid_name("has space"));
+        assert!(!is_valid_name("slash/no"));
+    }
+
+    #[test]
+    fn specs_survive_the_config_bucket() {
+        let spec = DeliveryStreamSpec {
+            delivery_stream_id: Uuid::nil(),
+            tenant_id: Uuid::nil(),
+            account_id: "123456789012".to_owned(),
+            name: "events".to_owned(),
+            arn: delivery_stream_arn("us-east-1", "123456789012", "events"),
+            status: DeliveryStreamStatus::Active,
+            source: DeliverySource::DirectPut,
+            destination: DestinationSpec {
+                destination_id: "destinationId-000000000001".to_owned(),
+                target: DestinationTarget::ObjectStore(ObjectStoreDestination {
+                    bucket_arn: "arn:aws:s3:::lake".to_owned(),
+                    bucket: "lake".to_owned(),
+                    prefix: "events/!{timestamp:yyyy/MM/dd}/".to_owned(),
+                    error_output_prefix: String::new(),
+                    buffering: Buffering {
+                        size_mib: 5,
+                        interval_seconds: 300,
+                    },
+                    compression: Compression::Gzip,
+                }),
+            },
+            version_id: 1,
+            generation: 3,
+        };
+        let text = serde_json::to_string(&spec).unwrap();
+        assert_eq!(
+            serde_json::from_str::<DeliveryStreamSpec>(&text).unwrap(),
+            spec
+        );
+        assert!(spec.accepts_puts());
+        assert_eq!(
+            spec.arn,
+            "arn:aws:firehose:us-east-1:123456789012:deliverystream/events"
+        );
+    }
+}
