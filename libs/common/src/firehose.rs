@@ -34,6 +34,16 @@ pub const MAX_BATCH_RECORDS: usize = 500;
 /// Largest `PutRecordBatch` in total record bytes (AWS: 4 MiB).
 pub const MAX_BATCH_BYTES: usize = 4 * 1024 * 1024;
 
+/// A record's `RecordId` as `PutRecord`/`PutRecordBatch` answer it: the JetStream sequence of
+/// the message holding the record, as 56 decimal digits (the length of AWS's ids).
+///
+/// Records are stored one JetStream message per record on
+/// [`Names::delivery_subject`](crate::naming::Names::delivery_subject), the payload being the
+/// record's bytes as put (no envelope); the gateway and the REST API both write them so.
+pub fn record_id(sequence: u64) -> String {
+    format!("{sequence:056}")
+}
+
 /// Lifecycle of a delivery stream, as Firehose reports `DeliveryStreamStatus`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -226,6 +236,12 @@ mod tests {
             assert_eq!(Compression::from_aws(text).unwrap().as_aws(), text);
         }
         assert_eq!(Compression::from_aws("SNAPPY"), None);
+    }
+
+    #[test]
+    fn record_ids_are_56_digits() {
+        assert_eq!(record_id(42).len(), 56);
+        assert!(record_id(42).ends_with("042"));
     }
 
     #[test]
