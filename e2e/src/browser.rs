@@ -39,6 +39,39 @@ pub fn available() -> bool {
     installed
 }
 
+/// What axe-core found on a page.
+#[derive(Debug)]
+pub struct AxeReport {
+    /// One line per violated rule: rule, impact, what it means and the offending elements.
+    pub violations: Vec<String>,
+    /// How many rules applied and passed (a handful means axe barely saw a page).
+    pub passed_rules: u64,
+}
+
+/// WebDriver key codes for [`Browser::press`].
+pub const TAB: &str = "\u{E004}";
+pub const ENTER: &str = "\u{E007}";
+
+/// axe-core's browser script (the accessibility checker, from npm): `$FJORD_AXE_JS`, or
+/// `~/.cache/fjord/axe/node_modules/axe-core/axe.min.js` where `.ci/run` installs it. `None`
+/// when absent, which fails under `FJORD_REQUIRE_BROWSER` like a missing browser.
+pub fn axe_script() -> Option<String> {
+    let path = std::env::var_os("FJORD_AXE_JS")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|home| {
+                PathBuf::from(home).join(".cache/fjord/axe/node_modules/axe-core/axe.min.js")
+            })
+        })?;
+    let script = std::fs::read_to_string(&path).ok();
+    assert!(
+        script.is_some() || std::env::var_os("FJORD_REQUIRE_BROWSER").is_none(),
+        "FJORD_REQUIRE_BROWSER is set but axe-core is not at {}",
+        path.display()
+    );
+    script
+}
+
 fn chromedriver_path() -> Option<PathBuf> {
     ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
         .into_iter()
@@ -358,6 +391,115 @@ impl Browser {
             Some(json!({ "script": script, "args": [] })),
         )
         .await
+    }
+
+    /// Presses and releases one key (a W3C WebDriver key code, e.g. [`TAB`], [`ENTER`]) on
+    /// whatever has the focus, as a person at a keyboard would.
+    pub async fn press(&self, key: &str) -> anyhow::Result<()> {
+        self.command(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({ "actions": [{
+                "type": "key", "id": "keyboard",
+                "actions": [{ "type": "keyDown", "value": key }, { "type": "keyUp", "value": key }],
+            }]})),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Types `text` into whatever has the focus.
+    pub async fn type_text(&self, text: &str) -> anyhow::Result<()> {
+        let keys: Vec<Value> = text
+            .chars()
+            .flat_map(|c| {
+                let c = c.to_string();
+                [
+                    json!({ "type": "keyDown", "value": c }),
+                    json!({ "type": "keyUp", "value": c }),
+                ]
+            })
+            .collect();
+        self.command(
+            reqwest::Method::POST,
+            "/actions",
+            Some(json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": keys }]})),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// The focused element described as `tag#id.class[name=…]"text"` plus whether a focus
+    /// indicator (outline or box shadow) is drawn around it.
+    pub async fn focused(&self) -> anyhow::Result<(String, bool)> {
+        let value = self
+            .execute(
+                "const e = document.activeElement; if (!e || e === document.body) return ['body', false];
+                 const s = getComputedStyle(e);
+                 const ring = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0) || s.boxShadow !== 'none';
+                 const label = e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                   + (e.getAttribute('name') ? '[name=' + e.getAttribute('name') + ']' : '')
+                   + (e.getAttribute('href') ? '[href=' + e.getAttribute('href') + ']' : '')
+                   + ' \"' + (e.innerText || e.value || '').trim().slice(0, 40) + '\"';
+                 return [label, ring];",
+            )
+            .await?;
+        Ok((
+            value[0].as_str().unwrap_or_default().to_owned(),
+            value[1].as_bool().unwrap_or(false),
+        ))
+    }
+
+    /// Runs axe-core ([`axe_script`]) on the current page against WCAG 2.2 A and AA.
+    pub async fn accessibility_check(&self, axe: &str) -> anyhow::Result<AxeReport> {
+        anyhow::ensure!(self.javascript, "axe needs a browser with JavaScript");
+        self.execute(axe).await.context("loading axe-core")?;
+        let found = self
+            .command(
+                reqwest::Method::POST,
+                "/execute/async",
+                Some(json!({ "args": [], "script": "
+                    const done = arguments[arguments.length - 1];
+                    axe.run(document, {
+                        runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'] },
+                        resultTypes: ['violations', 'passes'],
+                    }).then(r => done({ passes: r.passes.length, ok: r.violations.map(v => ({
+                        id: v.id, impact: v.impact, help: v.help,
+                        nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary),
+                    })) })).catch(e => done({ error: String(e) }));" })),
+            )
+            .await?;
+        if let Some(error) = found["error"].as_str() {
+            bail!("axe failed: {error}");
+        }
+        let violations = found["ok"]
+            .as_array()
+            .map(|violations| {
+                violations
+                    .iter()
+                    .map(|v| {
+                        format!(
+                            "{} ({}): {} — {}",
+                            v["id"].as_str().unwrap_or("?"),
+                            v["impact"].as_str().unwrap_or("?"),
+                            v["help"].as_str().unwrap_or(""),
+                            v["nodes"]
+                                .as_array()
+                                .map(|n| n
+                                    .iter()
+                                    .filter_map(|x| x.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(" | "))
+                                .unwrap_or_default()
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(AxeReport {
+            violations,
+            passed_rules: found["passes"].as_u64().unwrap_or(0),
+        })
     }
 
     /// Waits until the page hydrated (the console marks `<body data-hydrated>`); on failure the

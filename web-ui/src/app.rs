@@ -35,6 +35,7 @@ pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
         <Router>
+            <FocusOnNavigation />
             <Routes fallback=pages::NotFound>
                 <Route path=path!("/sign-in") view=pages::SignInPage ssr=SsrMode::Async />
                 <Route
@@ -80,5 +81,48 @@ pub fn App() -> impl IntoView {
                 </ParentRoute>
             </Routes>
         </Router>
+    }
+}
+
+/// After a navigation inside the app, moves the focus to the new page's `main` (as the skip
+/// link does), so a keyboard or screen-reader user continues at the new content; otherwise the
+/// focus stays on a link or button that may be gone, and the next Tab starts from nowhere.
+#[component]
+fn FocusOnNavigation() -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    Effect::new(move |previous: Option<String>| {
+        let path = location.pathname.get();
+        if previous.is_some_and(|previous| previous != path) {
+            focus_main();
+        }
+        path
+    });
+}
+
+/// Focuses `#main` once the new page is in the document (next tick, or once more shortly
+/// after when the page was still loading).
+fn focus_main() {
+    #[cfg(feature = "hydrate")]
+    {
+        use wasm_bindgen::JsCast as _;
+        fn attempt() -> bool {
+            document()
+                .get_element_by_id("main")
+                .and_then(|main| main.dyn_into::<web_sys::HtmlElement>().ok())
+                .is_some_and(|main| main.focus().is_ok())
+        }
+        set_timeout(
+            || {
+                if !attempt() {
+                    set_timeout(
+                        || {
+                            attempt();
+                        },
+                        std::time::Duration::from_millis(300),
+                    );
+                }
+            },
+            std::time::Duration::ZERO,
+        );
     }
 }

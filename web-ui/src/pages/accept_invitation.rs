@@ -22,7 +22,7 @@ pub fn AcceptInvitationPage() -> impl IntoView {
     });
     view! {
         <Title text="Accept invitation · Fjord" />
-        <main class="narrow" id="main">
+        <main class="narrow" id="main" tabindex="-1">
             <h1>"Join a tenant on Fjord"</h1>
             <p class="hint">"New to Fjord? Choose a password (at least 12 characters). Already have an account? Enter its password."</p>
             <ActionForm action=accept>

@@ -49,7 +49,8 @@ pub fn Layout() -> impl IntoView {
         }
     });
     view! {
-        <a class="skip" href="#main">
+        // `rel=external`: the browser, not the router, follows it, and so moves the focus.
+        <a class="skip" href="#main" rel="external">
             "Skip to content"
         </a>
         <header class="top">

@@ -16,7 +16,7 @@ pub fn SignInPage() -> impl IntoView {
     let pending = sign_in.pending();
     view! {
         <Title text="Sign in · Fjord" />
-        <main class="narrow sign-in" id="main">
+        <main class="narrow sign-in" id="main" tabindex="-1">
             <h1>
                 <img src="/console/assets/favicon.svg" alt="" width="32" height="32" />
                 " Sign in to Fjord"
