@@ -516,4 +516,50 @@ async fn idempotent_creates_and_tenants(pool: PgPool) {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
+
+    // Puts are charged to the tenant's write throughput quota: over it, a 429 and nothing stored.
+    let (status, _) = app
+        .call(
+            &developer,
+            "POST",
+            "/delivery-streams",
+            Some(create_request("limited")),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    app.nats.reconcile(&app.store).await;
+    app.store
+        .set_quotas(
+            app.acme,
+            fjord_control_plane::store::quotas::QuotaChange {
+                write_records_per_second: Some(Some(1)),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let two = json!({"records": [{"data": BASE64.encode("a")}, {"data": BASE64.encode("b")}]});
+    // A full bucket admits one call (even one over the burst); the next waits.
+    let path = "/delivery-streams/limited/records";
+    let (status, body) = app.call(&developer, "POST", path, Some(two.clone())).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = app.call(&developer, "POST", path, Some(two)).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    let row = app
+        .store
+        .delivery_stream_by_name(app.acme, "limited")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut stream = app
+        .nats
+        .jetstream
+        .get_stream(app.nats.names.delivery_stream(row.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        stream.info().await.unwrap().state.messages,
+        2,
+        "the refused call stored nothing"
+    );
 }

@@ -875,3 +875,72 @@ async fn the_reconciler_provisions_publishes_and_deletes(pool: PgPool) {
         .collect();
     assert_eq!(names, ["from-kinesis"]);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_source_gone_before_provisioning_fails_creation(pool: PgPool) {
+    let fixture = Fixture::new(pool).await;
+    let nats = nats::Nats::connect().await;
+    let kinesis = KinesisAdmin {
+        store: fixture.store.clone(),
+        region: "us-east-1".to_owned(),
+        tokens: TokenSigner::new([3; 32]),
+        default_retention_hours: 24,
+    };
+    let caller = fjord_control_plane::kinesis::Caller {
+        tenant_id: TenantId(fixture.tenant_id),
+        account_id: ACCOUNT.to_owned(),
+    };
+    kinesis
+        .handle(
+            &caller,
+            "CreateStream",
+            br#"{"StreamName":"clicks","ShardCount":1}"#,
+        )
+        .await
+        .unwrap();
+    nats.reconcile(&fixture.store).await;
+    let (status, body) = fixture
+        .call(
+            "CreateDeliveryStream",
+            json!({
+                "DeliveryStreamName": "from-kinesis",
+                "DeliveryStreamType": "KinesisStreamAsSource",
+                "KinesisStreamSourceConfiguration": {
+                    "KinesisStreamARN": "arn:aws:kinesis:us-east-1:123456789012:stream/clicks",
+                    "RoleARN": ROLE,
+                },
+                "ExtendedS3DestinationConfiguration": s3(json!({})),
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The stream goes away before the reconciler provisions the delivery stream.
+    sqlx::query("DELETE FROM streams WHERE tenant_id = $1")
+        .bind(fixture.tenant_id)
+        .execute(&fixture.pool)
+        .await
+        .unwrap();
+    nats.reconcile(&fixture.store).await;
+    let (_, body) = fixture
+        .call(
+            "DescribeDeliveryStream",
+            json!({"DeliveryStreamName": "from-kinesis"}),
+        )
+        .await;
+    let description = &body["DeliveryStreamDescription"];
+    assert_eq!(
+        description["DeliveryStreamStatus"], "CREATING_FAILED",
+        "{body}"
+    );
+    assert!(description["FailureDescription"]["Type"].is_string());
+    // A failed one can be deleted.
+    let (status, _) = fixture
+        .call(
+            "DeleteDeliveryStream",
+            json!({"DeliveryStreamName": "from-kinesis"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    nats.reconcile(&fixture.store).await;
+    assert!(fixture.stored().await.is_empty());
+}

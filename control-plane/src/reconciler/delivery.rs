@@ -23,6 +23,15 @@ pub(crate) const RECORD_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 pub(super) async fn step(reconciler: &Reconciler, row: &DeliveryStreamRow) -> anyhow::Result<()> {
     match row.status() {
         DeliveryStreamStatus::Creating => {
+            if row.source_configuration.is_some() && row.source_stream_id.is_none() {
+                // The source stream was deleted before the delivery stream came up.
+                tracing::warn!(delivery_stream_id = %row.id, "source stream is gone; creation failed");
+                reconciler
+                    .store
+                    .fail_delivery_stream_creation(row.id, row.generation)
+                    .await?;
+                return Ok(());
+            }
             ensure_record_stream(reconciler, row).await?;
             publish(reconciler, row).await?;
             tracing::info!(delivery_stream_id = %row.id, "delivery stream is active");

@@ -38,6 +38,8 @@ pub const MAX_DELIVERY_PUT_BODY_BYTES: usize = 6 * 1024 * 1024;
         (status = 404, description = "No such delivery stream", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The delivery stream is not ACTIVE, or reads from a stream (puts go to the stream)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "The body is larger than 6 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The tenant's write throughput quota is used up for now (type `urn:fjord:problem:throughput-exceeded`); nothing was stored, retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds until the call would fit"))),
         (status = 503, description = "JetStream is unavailable; nothing is known to be stored", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -62,6 +64,7 @@ pub async fn put_delivery_records(
             "the delivery stream reads from a stream; put records into that stream",
         ));
     }
+    admit(&state, &context, &name, &records).await?;
     let shards = state.shards.as_ref().ok_or_else(|| {
         Problem::unavailable(&"the REST API was started without a JetStream connection")
     })?;
@@ -72,6 +75,40 @@ pub async fn put_delivery_records(
     Ok(Json(PutDeliveryRecordsResponse {
         record_ids: sequences.into_iter().map(record_id).collect(),
     }))
+}
+
+/// Charges the whole call to the tenant's write buckets (ADR 010), as record puts on streams
+/// are, or refuses it with a 429 saying when it would fit.
+async fn admit(
+    state: &ApiState,
+    context: &AuthContext,
+    name: &str,
+    records: &[Bytes],
+) -> Result<(), Problem> {
+    let rate = state
+        .store
+        .tenant(context.tenant_id)
+        .await?
+        .quotas()
+        .write_rate();
+    if rate.is_unlimited() {
+        return Ok(());
+    }
+    let bytes: usize = records.iter().map(Bytes::len).sum();
+    match state.write_limiter.admit_all(
+        context.tenant_id.0,
+        rate,
+        records.len() as u64,
+        bytes as u64,
+    ) {
+        Ok(()) => Ok(()),
+        Err(wait) => Err(Problem::throughput_exceeded(
+            format!(
+                "rate exceeded for delivery stream {name}: the tenant's write throughput quota is used up; nothing was stored"
+            ),
+            wait.as_secs_f64().ceil() as u64,
+        )),
+    }
 }
 
 /// The records' bytes, or a 400 naming the first record that breaks a `PutRecordBatch` limit.
