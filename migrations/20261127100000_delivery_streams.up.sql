@@ -28,8 +28,8 @@ CREATE TABLE delivery_streams (
     UNIQUE (tenant_id, name),
     CHECK ((delivery_stream_type = 'KinesisStreamAsSource') = (source_configuration IS NOT NULL))
 );
-CREATE INDEX delivery_streams_pending ON delivery_streams (id)
-    WHERE status <> 'ACTIVE' OR generation <> published_generation;
+CREATE INDEX delivery_streams_pending ON delivery_streams (updated_at)
+    WHERE status IN ('CREATING', 'DELETING') OR generation <> published_generation;
 CREATE INDEX delivery_streams_source ON delivery_streams (source_stream_id) WHERE source_stream_id IS NOT NULL;
 
 CREATE TABLE delivery_stream_tags (

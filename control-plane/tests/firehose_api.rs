@@ -153,6 +153,7 @@ async fn create_describe_list_and_delete_answer_in_the_aws_shape(pool: PgPool) {
     assert_eq!(description["DeliveryStreamStatus"], "CREATING");
     assert_eq!(description["DeliveryStreamType"], "DirectPut");
     assert_eq!(description["VersionId"], "1");
+    assert!(description.get("LastUpdateTimestamp").is_none());
     assert_eq!(description["HasMoreDestinations"], false);
     assert!(description["CreateTimestamp"].as_f64().unwrap() > 1.7e9);
     let destination = &description["Destinations"][0];
@@ -317,6 +318,11 @@ async fn bad_input_gets_the_documented_error_and_stores_nothing(pool: PgPool) {
         ),
         (
             json!({"DeliveryStreamName": "s", "ExtendedS3DestinationConfiguration": s3(json!({})), "Tags": [{"Key": "aws:x", "Value": "v"}]}),
+            "ValidationException",
+            "tags",
+        ),
+        (
+            json!({"DeliveryStreamName": "s", "ExtendedS3DestinationConfiguration": s3(json!({})), "Tags": []}),
             "ValidationException",
             "tags",
         ),

@@ -195,8 +195,15 @@ pub(crate) async fn plan(
             Some(arn) => validation.length(arn, "kinesisStreamSourceConfiguration.roleARN", 1, 512),
         }
     }
+    let tags_given = input.tags.is_some();
     let tags = tag_list(input.tags.take());
-    if tags.len() > MAX_TAGS_PER_DELIVERY_STREAM {
+    if tags_given && tags.is_empty() {
+        validation.fail(
+            "[]",
+            "tags",
+            "Member must have length greater than or equal to 1",
+        );
+    } else if tags.len() > MAX_TAGS_PER_DELIVERY_STREAM {
         validation.fail(
             tags.len(),
             "tags",

@@ -59,7 +59,8 @@ pub(crate) fn description(
         "Destinations": destinations,
         "HasMoreDestinations": false,
     });
-    if row.version_id > 1 || row.updated_at != row.created_at {
+    // Only after a destination change, as AWS reports it.
+    if row.version_id > 1 {
         description["LastUpdateTimestamp"] = json!(epoch_seconds(row.updated_at));
     }
     if let Some(source) = row.source_configuration() {

@@ -369,11 +369,12 @@ impl Store {
         Ok(())
     }
 
-    /// Delivery streams the reconciler has work for, across tenants.
+    /// Delivery streams the reconciler has work for, across tenants (a failed one waits for a
+    /// delete, so it is not among them).
     pub async fn delivery_streams_needing_reconcile(&self) -> StoreResult<Vec<DeliveryStreamRow>> {
         Ok(sqlx::query_as::<_, DeliveryStreamRow>(&format!(
             "SELECT {COLUMNS} FROM delivery_streams
-             WHERE status <> 'ACTIVE' OR generation <> published_generation
+             WHERE status IN ('CREATING', 'DELETING') OR generation <> published_generation
              ORDER BY updated_at LIMIT 100"
         ))
         .fetch_all(&self.pool)

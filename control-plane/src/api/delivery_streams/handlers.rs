@@ -93,8 +93,10 @@ async fn create(
     let mut input = json!({
         "DeliveryStreamName": request.name,
         "ExtendedS3DestinationConfiguration": destination_input(&request.destination, Some(role.clone())),
-        "Tags": tags_input(&request.tags.unwrap_or_default()),
     });
+    if let Some(tags) = request.tags.filter(|tags| !tags.is_empty()) {
+        input["Tags"] = tags_input(&tags);
+    }
     match (
         request.source.unwrap_or(DeliverySourceKind::DirectPut),
         request.source_stream,
