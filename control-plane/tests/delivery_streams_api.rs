@@ -444,6 +444,9 @@ async fn idempotent_creates_and_tenants(pool: PgPool) {
         .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(app.stored().await.len(), 1);
+    let (_, limits) = app.call(&developer, "GET", "/limits", None).await;
+    assert_eq!(limits["delivery_stream_count"], 1, "{limits}");
+    assert_eq!(limits["delivery_stream_limit"], 50, "{limits}");
 
     // Another tenant sees none of it and can use the same name.
     let globex = app.token(app.globex, Role::Admin).await;
