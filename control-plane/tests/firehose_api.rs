@@ -326,6 +326,17 @@ async fn bad_input_gets_the_documented_error_and_stores_nothing(pool: PgPool) {
             "ValidationException",
             "tags",
         ),
+        // Postgres cannot store NUL: refused as invalid, never a 500.
+        (
+            create_body("s", json!({"Prefix": "a\u{0}b"})),
+            "ValidationException",
+            "NUL",
+        ),
+        (
+            json!({"DeliveryStreamName": "s", "DeliveryStreamType": "KinesisStreamAsSource", "KinesisStreamSourceConfiguration": {"KinesisStreamARN": "arn:aws:kinesis:us-east-1:123456789012:stream/nope", "RoleARN": "arn:aws:iam::123456789012:role/a\u{0}"}, "ExtendedS3DestinationConfiguration": s3(json!({}))}),
+            "ValidationException",
+            "roleARN",
+        ),
         (
             create_body("s", json!({"BucketARN": "arn:aws:s3:::Not_A_Bucket"})),
             "InvalidArgumentException",

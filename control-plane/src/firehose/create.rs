@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use super::destination::{S3Shape, ValidDestination, from_configuration};
+use super::destination::{S3Shape, ValidDestination, from_configuration, is_role_arn};
 use super::{Caller, FirehoseAdmin, TagInput, required_name, store_error, tag_list, validate_tags};
 use crate::store::StoreError;
 use crate::store::delivery_streams::{
@@ -192,7 +192,15 @@ pub(crate) async fn plan(
                 "kinesisStreamSourceConfiguration.roleARN",
                 "Member must not be null",
             ),
-            Some(arn) => validation.length(arn, "kinesisStreamSourceConfiguration.roleARN", 1, 512),
+            Some(arn) if arn.is_empty() || arn.len() > 512 => {
+                validation.length(arn, "kinesisStreamSourceConfiguration.roleARN", 1, 512)
+            }
+            Some(arn) if !is_role_arn(arn) => validation.fail(
+                arn.replace('\0', "\\0"),
+                "kinesisStreamSourceConfiguration.roleARN",
+                "Member must satisfy regular expression pattern: arn:.*:iam::\\d{12}:role/[a-zA-Z_0-9+=,.@\\-_/]+",
+            ),
+            Some(_) => {}
         }
     }
     let tags_given = input.tags.is_some();

@@ -186,7 +186,24 @@ fn enabled(option: &Value) -> bool {
     }
 }
 
+/// Whether any key or string in `value` holds NUL, which Postgres cannot store in `jsonb`.
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(fields) => fields
+            .iter()
+            .any(|(key, value)| key.contains('\0') || contains_nul(value)),
+        _ => false,
+    }
+}
+
 fn validate(mut object: Map<String, Value>, member: &str) -> Result<ValidDestination, AwsError> {
+    if contains_nul(&Value::Object(object.clone())) {
+        let mut validation = Validation::new();
+        validation.fail("\\0", member, "Member must not contain NUL characters");
+        validation.finish()?;
+    }
     let config: S3Configuration = serde_json::from_value(Value::Object(object.clone()))
         .map_err(|error| serialization(format!("Unable to parse the request: {error}")))?;
     let field = |name: &str| format!("{member}.{name}");
@@ -403,7 +420,7 @@ fn check_expressions(prefix: &str, name: &str) -> Result<(), AwsError> {
 }
 
 /// `arn:<partition>:iam::<12 digits>:role/<name>`.
-fn is_role_arn(arn: &str) -> bool {
+pub(crate) fn is_role_arn(arn: &str) -> bool {
     let parts: Vec<&str> = arn.splitn(6, ':').collect();
     let [scheme, _partition, service, region, account, resource] = parts[..] else {
         return false;
@@ -576,6 +593,19 @@ mod tests {
             legacy_description(&merged.configuration)["CompressionFormat"],
             "GZIP"
         );
+    }
+
+    #[test]
+    fn nul_anywhere_is_a_validation_error() {
+        let error = from_configuration(&config(json!({"Prefix": "a\u{0}b"})), S3Shape::Extended)
+            .unwrap_err();
+        assert_eq!(error.kind.type_name(), "ValidationException");
+        let error = from_configuration(
+            &config(json!({"CloudWatchLoggingOptions": {"LogGroupName": "\u{0}"}})),
+            S3Shape::Extended,
+        )
+        .unwrap_err();
+        assert_eq!(error.kind.type_name(), "ValidationException");
     }
 
     #[test]
