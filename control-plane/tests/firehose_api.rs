@@ -961,3 +961,48 @@ async fn a_source_gone_before_provisioning_fails_creation(pool: PgPool) {
     nats.reconcile(&fixture.store).await;
     assert!(fixture.stored().await.is_empty());
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn malformed_calls_are_client_errors_never_failures(pool: PgPool) {
+    let fixture = Fixture::new(pool).await;
+    let bodies = [
+        json!([]),
+        json!("text"),
+        json!(7),
+        json!({"DeliveryStreamName": 5}),
+        json!({"DeliveryStreamName": "s", "ExtendedS3DestinationConfiguration": []}),
+        json!({"DeliveryStreamName": "s", "ExtendedS3DestinationConfiguration": {"BufferingHints": "big"}}),
+        json!({"DeliveryStreamName": "s", "Tags": {"a": "b"}}),
+        json!({"DeliveryStreamName": "s", "Limit": "ten"}),
+        json!({"DeliveryStreamName": "s", "TagKeys": [1]}),
+        json!({"DeliveryStreamName": "s", "CurrentDeliveryStreamVersionId": 1}),
+        json!({"DeliveryStreamName": "s", "S3DestinationUpdate": {"Bogus": true}}),
+    ];
+    for action in fjord_common::firehose::ADMIN_ACTIONS {
+        for body in &bodies {
+            let (status, answer) = fixture.call(action, body.clone()).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{action} {body}: {answer}");
+            assert!(answer["__type"].is_string(), "{action} {body}: {answer}");
+        }
+    }
+    assert!(fixture.stored().await.is_empty());
+
+    // The Firehose route has the Kinesis route's guard.
+    let app = router(InternalState {
+        admin: KinesisAdmin {
+            store: fixture.store.clone(),
+            region: "us-east-1".to_owned(),
+            tokens: TokenSigner::new([3; 32]),
+            default_retention_hours: 24,
+        },
+        internal_token: Arc::from(TOKEN),
+    });
+    let request = Request::post("/internal/v1/firehose/ListDeliveryStreams")
+        .header("authorization", "Bearer wrong")
+        .header("x-fjord-tenant-id", fixture.tenant_id.to_string())
+        .header("x-fjord-account-id", ACCOUNT)
+        .body(Body::from("{}"))
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
