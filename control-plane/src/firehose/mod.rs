@@ -168,7 +168,7 @@ fn is_tag_char(c: char) -> bool {
     c.is_alphanumeric() || c == ' ' || "_.:/=+-@%".contains(c)
 }
 
-/// `[{"Key": …, "Value": …}]` as given, or the `SerializationException` for another shape.
+/// `[{"Key": …, "Value": …}]` as (key, value) pairs; a missing `Value` is empty, as on AWS.
 pub(crate) fn tag_list(tags: Option<Vec<TagInput>>) -> Vec<(String, String)> {
     tags.unwrap_or_default()
         .into_iter()
