@@ -1,5 +1,6 @@
-//! The control plane's HTTP surface: the internal API the gateway forwards stream
-//! administration to, and a health check.
+//! The control plane's HTTP surface: the internal API the gateway forwards stream and
+//! delivery stream administration to (`/internal/v1/kinesis/{action}`,
+//! `/internal/v1/firehose/{action}`), and a health check.
 //!
 //! The internal API trusts the tenant headers only behind the shared internal token, which the
 //! gateway sends after it has verified the caller's signature.
@@ -18,6 +19,7 @@ use fjord_common::aws_error::AwsError;
 use futures::FutureExt as _;
 use uuid::Uuid;
 
+use crate::firehose::FirehoseAdmin;
 use crate::kinesis::{Caller, KinesisAdmin};
 use crate::store::TenantId;
 use crate::store::audit::{ActorType, AuditEntry};
@@ -54,6 +56,7 @@ pub fn router(state: InternalState) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/internal/v1/kinesis/{action}", post(kinesis_action))
+        .route("/internal/v1/firehose/{action}", post(firehose_action))
         .with_state(state)
 }
 
@@ -69,9 +72,59 @@ fn authorized(headers: &HeaderMap, token: &str) -> bool {
     fjord_common::token::constant_time_eq(presented.as_bytes(), token.as_bytes())
 }
 
+/// The AWS API a forwarded call belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Kinesis,
+    Firehose,
+}
+
+impl Service {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Kinesis => "kinesis",
+            Self::Firehose => "firehose",
+        }
+    }
+
+    fn audited(self, action: &str) -> bool {
+        match self {
+            Self::Kinesis => AUDITED_ACTIONS.contains(&action),
+            Self::Firehose => crate::firehose::AUDITED_ACTIONS.contains(&action),
+        }
+    }
+}
+
 async fn kinesis_action(
     State(state): State<InternalState>,
     Path(action): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    forwarded(state, Service::Kinesis, action, headers, body).await
+}
+
+async fn firehose_action(
+    State(state): State<InternalState>,
+    Path(action): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    forwarded(state, Service::Firehose, action, headers, body).await
+}
+
+/// Delivery stream administration shares the stream administration's store and region.
+fn firehose_admin(admin: &KinesisAdmin) -> FirehoseAdmin {
+    FirehoseAdmin {
+        store: admin.store.clone(),
+        region: admin.region.clone(),
+    }
+}
+
+async fn forwarded(
+    state: InternalState,
+    service: Service,
+    action: String,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -93,15 +146,27 @@ async fn kinesis_action(
         account_id: account_id.to_owned(),
     };
     // A bug must cost one request, never the process: a panic becomes InternalFailure.
-    let outcome = std::panic::AssertUnwindSafe(state.admin.handle(&caller, &action, &body))
+    let firehose = firehose_admin(&state.admin);
+    let handled = async {
+        match service {
+            Service::Kinesis => state.admin.handle(&caller, &action, &body).await,
+            Service::Firehose => firehose.handle(&caller, &action, &body).await,
+        }
+    };
+    let outcome = std::panic::AssertUnwindSafe(handled)
         .catch_unwind()
         .await
         .unwrap_or_else(|_| {
-            tracing::error!(action, "kinesis action panicked");
+            tracing::error!(
+                action,
+                service = service.name(),
+                "forwarded action panicked"
+            );
             Err(AwsError::internal())
         });
-    if AUDITED_ACTIONS.contains(&action.as_str()) {
-        let entry = audit_entry(&state.admin, &caller, &action, &headers, &body, &outcome);
+    if service.audited(&action) {
+        let resource = resource(&state.admin, &firehose, service, &caller, &body);
+        let entry = audit_entry(service, resource, &action, &headers, &body, &outcome);
         state
             .admin
             .store
@@ -117,11 +182,34 @@ async fn kinesis_action(
     }
 }
 
+/// The ARN a forwarded mutating call is about, from its input.
+fn resource(
+    kinesis: &KinesisAdmin,
+    firehose: &FirehoseAdmin,
+    service: Service,
+    caller: &Caller,
+    body: &[u8],
+) -> String {
+    let input = serde_json::from_slice::<serde_json::Value>(body).unwrap_or_default();
+    let text = |field: &str| input.get(field).and_then(|value| value.as_str());
+    match service {
+        Service::Kinesis => match (text("StreamARN"), text("StreamName")) {
+            (Some(arn), _) => arn.to_owned(),
+            (None, Some(name)) => kinesis.arn(caller, name),
+            (None, None) => String::new(),
+        },
+        Service::Firehose => text("DeliveryStreamName")
+            .filter(|name| fjord_common::firehose::is_valid_name(name))
+            .map(|name| firehose.arn(caller, name))
+            .unwrap_or_default(),
+    }
+}
+
 /// The audit entry of a forwarded mutating call: the access key as actor, the stream's ARN
 /// as resource, the AWS error type as error code.
 fn audit_entry(
-    admin: &KinesisAdmin,
-    caller: &Caller,
+    service: Service,
+    resource: String,
     action: &str,
     headers: &HeaderMap,
     body: &[u8],
@@ -135,18 +223,10 @@ fn audit_entry(
             .map(str::to_owned)
     };
     let input = serde_json::from_slice::<serde_json::Value>(body).unwrap_or_default();
-    let resource = match (
-        input.get("StreamARN").and_then(|value| value.as_str()),
-        input.get("StreamName").and_then(|value| value.as_str()),
-    ) {
-        (Some(arn), _) => arn.to_owned(),
-        (None, Some(name)) => admin.arn(caller, name),
-        (None, None) => String::new(),
-    };
     let entry = AuditEntry::new(
         ActorType::AccessKey,
         header(ACCESS_KEY_HEADER).unwrap_or_else(|| "unknown".to_owned()),
-        format!("kinesis:{action}"),
+        format!("{}:{action}", service.name()),
         resource,
     )
     .from_address(header(SOURCE_IP_HEADER), header(USER_AGENT_HEADER))
@@ -166,6 +246,9 @@ fn audit_details(input: &serde_json::Value) -> serde_json::Value {
         "StreamModeDetails",
         "RetentionPeriodHours",
         "TagKeys",
+        "DeliveryStreamType",
+        "CurrentDeliveryStreamVersionId",
+        "DestinationId",
     ] {
         if let Some(value) = input.get(field) {
             details.insert(field.to_owned(), value.clone());
@@ -176,6 +259,14 @@ fn audit_details(input: &serde_json::Value) -> serde_json::Value {
             .keys()
             .cloned()
             .map(serde_json::Value::String)
+            .collect();
+        details.insert("TagKeys".to_owned(), serde_json::Value::Array(keys));
+    }
+    // Firehose tags are a list of {Key, Value}.
+    if let Some(tags) = input.get("Tags").and_then(|tags| tags.as_array()) {
+        let keys = tags
+            .iter()
+            .filter_map(|tag| tag.get("Key").cloned())
             .collect();
         details.insert("TagKeys".to_owned(), serde_json::Value::Array(keys));
     }

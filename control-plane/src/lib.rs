@@ -12,6 +12,7 @@
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod firehose;
 pub mod gateway_events;
 pub mod housekeeping;
 pub mod http;

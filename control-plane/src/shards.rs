@@ -93,6 +93,35 @@ impl Shards {
         Ok(ack.sequence)
     }
 
+    /// Stores a delivery stream's records, one JetStream message per record holding its bytes
+    /// as given (the gateway's layout); each record's JetStream sequence, in order, once every
+    /// message is acknowledged. Publishes are pipelined on the one connection, so they land in
+    /// request order.
+    pub async fn publish_delivery_records(
+        &self,
+        delivery_stream_id: Uuid,
+        records: Vec<Bytes>,
+    ) -> Result<Vec<u64>, ShardError> {
+        let subject = self.names.delivery_subject(delivery_stream_id);
+        let mut acknowledgements = Vec::with_capacity(records.len());
+        for record in records {
+            acknowledgements.push(
+                self.jetstream
+                    .publish(subject.clone(), record)
+                    .await
+                    .map_err(|error| self.error("publish", &subject, error))?,
+            );
+        }
+        let mut sequences = Vec::with_capacity(acknowledgements.len());
+        for acknowledgement in acknowledgements {
+            let ack = acknowledgement
+                .await
+                .map_err(|error| self.error("publish acknowledgement", &subject, error))?;
+            sequences.push(ack.sequence);
+        }
+        Ok(sequences)
+    }
+
     /// The shard's first and last JetStream sequence.
     pub async fn bounds(
         &self,

@@ -147,6 +147,20 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
+        // A delivery stream of the same name, ACTIVE, with the same tag.
+        let (status, body) = self
+            .call(
+                &owner,
+                "POST",
+                "/api/v1/delivery-streams",
+                Some(
+                    json!({"name": STREAM, "destination": {"bucket_arn": "arn:aws:s3:::lake"},
+                            "tags": {TAG_KEY: "v"}}),
+                ),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+        self.nats.reconcile(&self.store).await;
         let (status, body) = self
             .call(
                 &owner,
@@ -214,8 +228,20 @@ impl TestApp {
                 .fetch_all(&self.pool)
                 .await
                 .unwrap();
+        let delivery_streams: Vec<(String, String, i64, String)> = sqlx::query_as(
+            "SELECT name, status, version_id, destination_spec::text FROM delivery_streams ORDER BY name",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap();
+        let delivery_tags: Vec<(String, String)> =
+            sqlx::query_as("SELECT key, value FROM delivery_stream_tags ORDER BY key")
+                .fetch_all(&self.pool)
+                .await
+                .unwrap();
         json!({"streams": streams, "tags": tags, "keys": keys, "members": members,
-               "invitations": invitations})
+               "invitations": invitations, "delivery_streams": delivery_streams,
+               "delivery_tags": delivery_tags})
     }
 }
 
@@ -232,6 +258,12 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
         ("PUT", path) if path.ends_with("/retention") => Some(json!({"retention_hours": 48})),
         ("PUT", path) if path.ends_with("/tags") => Some(json!({"tags": {"other": "x"}})),
         ("PATCH", path) if path.starts_with("/api/v1/users/") => Some(json!({"role": "viewer"})),
+        ("PUT", path) if path.ends_with("/destination") => {
+            Some(json!({"version_id": 1, "destination": {"prefix": "moved/"}}))
+        }
+        ("POST", "/api/v1/delivery-streams/{name}/records") => {
+            Some(json!({"records": [{"data": "aXNvbGF0ZWQ="}]}))
+        }
         ("POST", path) if path.ends_with("/records") => {
             Some(json!({"records": [{"partition_key": "k", "data": {"isolated": true}}]}))
         }
@@ -291,6 +323,10 @@ async fn another_tenant_gets_404_for_every_tenant_resource_route(pool: PgPool) {
         if method == "DELETE" && template.ends_with("{name}") {
             // Deleting needs an ACTIVE stream; earlier calls may have left it UPDATING.
             sqlx::query("UPDATE streams SET status = 'ACTIVE'")
+                .execute(&app.pool)
+                .await
+                .unwrap();
+            sqlx::query("UPDATE delivery_streams SET status = 'ACTIVE'")
                 .execute(&app.pool)
                 .await
                 .unwrap();

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod delivery_streams;
 pub mod extract;
 pub mod idempotency;
 pub mod invitations;
@@ -167,6 +168,10 @@ pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Resu
         streams::create_stream, streams::list_streams, streams::describe_stream, streams::delete_stream,
         streams::set_retention, streams::add_tags, streams::remove_tag, streams::describe_limits,
         records::put_records, records::read_records, records::tail_records,
+        delivery_streams::create_delivery_stream, delivery_streams::list_delivery_streams,
+        delivery_streams::describe_delivery_stream, delivery_streams::delete_delivery_stream,
+        delivery_streams::update_destination, delivery_streams::add_delivery_stream_tags,
+        delivery_streams::remove_delivery_stream_tag, delivery_streams::put_delivery_records,
         metrics::stream_metrics, metrics::streams_metrics,
         users::list_users, users::change_role, users::remove_user, password::change_password,
         invitations::create_invitation, invitations::list_invitations,
@@ -181,6 +186,11 @@ pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Resu
         streams::TagsView, streams::LimitsView,
         records::PutRecordsRequest, records::PutRecordEntry, records::PutRecordsResponse,
         records::PutRecordResult, records::ReadFrom, records::RecordView, records::RecordPage,
+        delivery_streams::DeliverySourceKind, delivery_streams::DestinationRequest,
+        delivery_streams::CreateDeliveryStreamRequest, delivery_streams::UpdateDestinationRequest,
+        delivery_streams::DestinationView, delivery_streams::DeliveryStreamView,
+        delivery_streams::DeliveryStreamPage, delivery_streams::DeliveryRecordEntry,
+        delivery_streams::PutDeliveryRecordsRequest, delivery_streams::PutDeliveryRecordsResponse,
         metrics::StreamMetricsView, metrics::MetricsPoint, metrics::StreamsMetricsView,
         metrics::StreamSparkline,
         users::MemberView, users::MemberPage, users::ChangeRoleRequest,
@@ -190,7 +200,7 @@ pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Resu
         invitations::CreatedInvitation, invitations::InvitationPage,
     )),
     modifiers(&Security),
-    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"), (name = "streams", description = "Streams, their retention and tags, and the tenant's quotas"), (name = "records", description = "Put, read and tail a stream's records"), (name = "metrics", description = "Record traffic per stream and minute"), (name = "users", description = "The tenant's members and invitations"))
+    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"), (name = "streams", description = "Streams, their retention and tags, and the tenant's quotas"), (name = "records", description = "Put, read and tail a stream's records"), (name = "delivery-streams", description = "Delivery streams (Firehose): their destination and tags, and putting records for delivery"), (name = "metrics", description = "Record traffic per stream and minute"), (name = "users", description = "The tenant's members and invitations"))
 )]
 pub struct ApiDoc;
 
@@ -263,6 +273,12 @@ pub const TENANT_RESOURCE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/streams/{name}/shards/{shard_id}/records"),
     ("GET", "/api/v1/streams/{name}/shards/{shard_id}/tail"),
     ("GET", "/api/v1/streams/{name}/metrics"),
+    ("GET", "/api/v1/delivery-streams/{name}"),
+    ("DELETE", "/api/v1/delivery-streams/{name}"),
+    ("PUT", "/api/v1/delivery-streams/{name}/destination"),
+    ("PUT", "/api/v1/delivery-streams/{name}/tags"),
+    ("DELETE", "/api/v1/delivery-streams/{name}/tags/{key}"),
+    ("POST", "/api/v1/delivery-streams/{name}/records"),
     ("PATCH", "/api/v1/users/{id}"),
     ("DELETE", "/api/v1/users/{id}"),
     ("DELETE", "/api/v1/invitations/{id}"),
@@ -318,6 +334,32 @@ pub fn router(state: ApiState) -> Router {
             get(records::tail_records),
         )
         .route("/streams/{name}/metrics", get(metrics::stream_metrics))
+        .route(
+            "/delivery-streams",
+            get(delivery_streams::list_delivery_streams)
+                .post(delivery_streams::create_delivery_stream),
+        )
+        .route(
+            "/delivery-streams/{name}",
+            get(delivery_streams::describe_delivery_stream)
+                .delete(delivery_streams::delete_delivery_stream),
+        )
+        .route(
+            "/delivery-streams/{name}/destination",
+            put(delivery_streams::update_destination),
+        )
+        .route(
+            "/delivery-streams/{name}/tags",
+            put(delivery_streams::add_delivery_stream_tags),
+        )
+        .route(
+            "/delivery-streams/{name}/tags/{key}",
+            delete(delivery_streams::remove_delivery_stream_tag),
+        )
+        .route(
+            "/delivery-streams/{name}/records",
+            post(delivery_streams::put_delivery_records),
+        )
         .route("/metrics/streams", get(metrics::streams_metrics))
         .route("/limits", get(streams::describe_limits))
         .route("/openapi.json", get(openapi_json))

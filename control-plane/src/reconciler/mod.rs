@@ -1,12 +1,13 @@
 //! The reconciler: makes JetStream and the config bucket match the desired state in Postgres.
 //!
-//! Each pass publishes tenant quotas and access keys whose generation moved, then walks every stream that is not
-//! `ACTIVE` or whose spec is not yet published, one state per file. Every step is idempotent,
+//! Each pass publishes tenant quotas and access keys whose generation moved, then walks every stream and delivery
+//! stream that is not `ACTIVE` or whose spec is not yet published, one state per file. Every step is idempotent,
 //! so a crash at any point converges on the next pass. Passes run on a Postgres notification
 //! (sent by every write) or on a timer, whichever comes first.
 
 mod creating;
 mod deleting;
+pub(crate) mod delivery;
 mod publish;
 mod updating;
 
@@ -94,6 +95,16 @@ impl Reconciler {
                     stream_id = %stream.id,
                     status = %stream.status,
                     "stream did not converge this pass"
+                );
+            }
+        }
+        for delivery_stream in self.store.delivery_streams_needing_reconcile().await? {
+            if let Err(error) = delivery::step(self, &delivery_stream).await {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    delivery_stream_id = %delivery_stream.id,
+                    status = %delivery_stream.status,
+                    "delivery stream did not converge this pass"
                 );
             }
         }

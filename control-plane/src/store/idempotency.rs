@@ -22,6 +22,7 @@ pub(crate) enum IdempotencyTable {
     AccessKeys,
     Streams,
     Invitations,
+    DeliveryStreams,
 }
 
 impl IdempotencyTable {
@@ -30,6 +31,7 @@ impl IdempotencyTable {
             Self::AccessKeys => ("access_key_idempotency", "access_key_id"),
             Self::Streams => ("stream_idempotency", "stream_id"),
             Self::Invitations => ("invitation_idempotency", "invitation_id"),
+            Self::DeliveryStreams => ("delivery_stream_idempotency", "delivery_stream_id"),
         }
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod access_keys;
 pub mod audit;
+pub mod delivery_streams;
 pub mod idempotency;
 pub mod invitations;
 pub mod key_usage;

@@ -120,7 +120,7 @@ pub struct TenantUsage {
     pub stream_count: i64,
     pub open_shard_count: i64,
     pub on_demand_stream_count: i64,
-    /// Always 0 until delivery streams exist.
+    /// Delivery streams of any state (a `DELETING` one counts until it is gone).
     pub delivery_stream_count: i64,
     /// Always 0 until analytics apps exist.
     pub app_count: i64,
@@ -215,7 +215,7 @@ pub(crate) async fn usage(
             (SELECT count(*) FROM shards s JOIN streams st ON st.id = s.stream_id
              WHERE s.tenant_id = $1 AND s.ending_sequence_number IS NULL) AS open_shard_count,
             (SELECT count(*) FROM streams WHERE tenant_id = $1 AND mode = 'ON_DEMAND') AS on_demand_stream_count,
-            0::bigint AS delivery_stream_count,
+            (SELECT count(*) FROM delivery_streams WHERE tenant_id = $1) AS delivery_stream_count,
             0::bigint AS app_count",
     )
     .bind(tenant_id.0)

@@ -40,6 +40,7 @@ impl Nats {
         }
     }
 
+    #[allow(dead_code, reason = "not every test binary serves records")]
     pub(crate) fn shards(&self) -> Shards {
         Shards::new(self.jetstream.clone(), self.names.clone())
     }

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AwsErrorKind {
     AccessDeniedException,
+    /// Firehose: `UpdateDestination` named a version that is no longer current.
+    ConcurrentModificationException,
     ExpiredIteratorException,
     ExpiredNextTokenException,
     IncompleteSignatureException,
@@ -33,6 +35,7 @@ impl AwsErrorKind {
     pub fn type_name(self) -> &'static str {
         match self {
             Self::AccessDeniedException => "AccessDeniedException",
+            Self::ConcurrentModificationException => "ConcurrentModificationException",
             Self::ExpiredIteratorException => "ExpiredIteratorException",
             Self::ExpiredNextTokenException => "ExpiredNextTokenException",
             Self::IncompleteSignatureException => "IncompleteSignatureException",

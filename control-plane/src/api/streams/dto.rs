@@ -149,7 +149,7 @@ pub struct LimitsView {
     pub on_demand_stream_limit: i32,
     pub on_demand_stream_count: i64,
     pub delivery_stream_limit: i32,
-    /// Always 0 until delivery streams exist.
+    /// Delivery streams in any state (counting those still being deleted).
     pub delivery_stream_count: i64,
     pub app_limit: i32,
     /// Always 0 until analytics apps exist.

@@ -1,0 +1,150 @@
+//! The JSON shapes of the delivery stream endpoints.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+/// Where a delivery stream's records come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliverySourceKind {
+    /// Producers put records (Firehose `DirectPut`).
+    DirectPut,
+    /// Records are read from a stream of the tenant (Firehose `KinesisStreamAsSource`).
+    KinesisStream,
+}
+
+/// An object store destination. Fields left out take Firehose's defaults.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DestinationRequest {
+    /// `arn:aws:s3:::<bucket>`.
+    #[schema(example = "arn:aws:s3:::lake")]
+    pub bucket_arn: Option<String>,
+    /// The IAM role Firehose would assume; not checked. Default: a placeholder role of the
+    /// tenant's account.
+    pub role_arn: Option<String>,
+    /// Key prefix, up to 1024 characters; may use `!{timestamp:…}` and `!{firehose:…}`.
+    pub prefix: Option<String>,
+    /// Prefix for records that could not be delivered, up to 1024 characters; required when
+    /// `prefix` has expressions.
+    pub error_output_prefix: Option<String>,
+    /// Buffer size before delivery, 1-128 MiB (default 5).
+    pub buffering_size_mib: Option<i64>,
+    /// Buffer age before delivery, 0-900 seconds (default 300).
+    pub buffering_interval_seconds: Option<i64>,
+    /// `UNCOMPRESSED` (default), `GZIP`, `ZIP`, `Snappy` or `HADOOP_SNAPPY`.
+    pub compression: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDeliveryStreamRequest {
+    /// 1-64 characters of `[a-zA-Z0-9_.-]`, unique in the tenant.
+    #[schema(example = "events")]
+    pub name: String,
+    /// Default `direct_put`.
+    #[serde(default)]
+    pub source: Option<DeliverySourceKind>,
+    /// For a `kinesis_stream` source: the name of the tenant's stream (ACTIVE) to read.
+    #[serde(default)]
+    pub source_stream: Option<String>,
+    pub destination: DestinationRequest,
+    /// At most 50 tags; keys 1-128 characters, values 0-256, as Firehose allows them.
+    #[serde(default)]
+    pub tags: Option<BTreeMap<String, String>>,
+}
+
+/// A destination change: only the fields given change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDestinationRequest {
+    /// The `version_id` the change is based on; a 409 if the delivery stream changed since.
+    pub version_id: i64,
+    pub destination: DestinationRequest,
+}
+
+/// An object store destination as configured, with defaults filled in.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DestinationView {
+    #[schema(example = "destinationId-000000000001")]
+    pub destination_id: String,
+    pub bucket_arn: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub error_output_prefix: String,
+    pub buffering_size_mib: u32,
+    pub buffering_interval_seconds: u32,
+    pub compression: String,
+}
+
+/// A delivery stream.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryStreamView {
+    pub name: String,
+    /// The delivery stream's ARN on the AWS endpoint.
+    pub arn: String,
+    /// `CREATING`, `ACTIVE`, `DELETING`, `CREATING_FAILED` or `DELETING_FAILED`.
+    #[schema(example = "ACTIVE")]
+    pub status: String,
+    pub source: DeliverySourceKind,
+    /// For a `kinesis_stream` source, the stream's ARN.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_stream_arn: Option<String>,
+    /// Firehose's `VersionId`: 1 at creation, bumped by every destination change.
+    pub version_id: i64,
+    pub destination: DestinationView,
+    pub tags: BTreeMap<String, String>,
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: DateTime<Utc>,
+    #[schema(value_type = String, format = DateTime)]
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeliveryStreamPage {
+    pub items: Vec<DeliveryStreamView>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListDeliveryStreamsQuery {
+    /// 1-200, default 50.
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A list cursor: the last name of the page, bound to the tenant.
+#[derive(Debug, Serialize, Deserialize)]
+pub(super) struct DeliveryCursor {
+    pub tenant_id: Uuid,
+    pub after_delivery_stream: String,
+}
+
+/// One record to put.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryRecordEntry {
+    /// The record's bytes, base64; at most 1,000 KiB decoded.
+    pub data: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PutDeliveryRecordsRequest {
+    /// 1 to 500 records, at most 4 MiB in all (decoded).
+    pub records: Vec<DeliveryRecordEntry>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PutDeliveryRecordsResponse {
+    /// Each record's `RecordId` as `PutRecordBatch` answers it, in request order.
+    pub record_ids: Vec<String>,
+}
