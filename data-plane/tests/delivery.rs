@@ -35,10 +35,12 @@ fn start_worker(installation: &Installation) -> Worker {
 }
 
 impl Worker {
-    /// A clean stop: what is buffered is written first.
-    async fn stop(self) {
+    /// A clean stop: what is buffered is written first. The counters are read after every
+    /// task finished, so they include every object written.
+    async fn stop(self) -> fjord_data_plane::delivery::DeliveryMetricsSnapshot {
         self.cancel.cancel();
         self.handle.await.unwrap().unwrap();
+        self.metrics.snapshot()
     }
 }
 
@@ -93,11 +95,10 @@ async fn records_become_gzip_objects_named_like_firehose() {
             .expect(key);
         assert!(uuid::Uuid::parse_str(uuid).is_ok(), "{key}");
     }
-    let snapshot = worker.metrics.snapshot();
+    let snapshot = worker.stop().await;
     assert_eq!(snapshot.records_delivered, 50);
     assert_eq!(snapshot.objects_written, objects.len() as u64);
     assert_eq!(snapshot.possible_duplicates, 0);
-    worker.stop().await;
 }
 
 #[tokio::test]
@@ -217,18 +218,24 @@ async fn two_workers_share_a_delivery_stream_and_deliver_every_record() {
     }
     let mut expected = records.clone();
     expected.sort();
-    let objects = installation
+    installation
         .wait_for_objects(Duration::from_secs(30), |objects| {
             let mut delivered = records_of(objects);
             delivered.dedup();
             delivered.len() >= expected.len()
         })
         .await;
-    let delivered = records_of(&objects);
+    // Stopped, the workers have written everything they held: the objects and the counters
+    // agree.
+    let (a, b) = (first.stop().await, second.stop().await);
+    let delivered = records_of(&installation.objects());
     let mut distinct = delivered.clone();
     distinct.dedup();
     assert_eq!(distinct, expected, "every record at least once");
-    let (a, b) = (first.metrics.snapshot(), second.metrics.snapshot());
+    assert!(
+        a.records_delivered > 0 && b.records_delivered > 0,
+        "both workers took part: {a:?} {b:?}"
+    );
     let duplicates = (delivered.len() - distinct.len()) as u64;
     assert!(
         duplicates <= a.possible_duplicates + b.possible_duplicates,
@@ -238,8 +245,6 @@ async fn two_workers_share_a_delivery_stream_and_deliver_every_record() {
         a.records_delivered + b.records_delivered,
         delivered.len() as u64
     );
-    first.stop().await;
-    second.stop().await;
 }
 
 #[tokio::test]
@@ -251,7 +256,7 @@ async fn a_dead_workers_records_are_redelivered_to_another() {
         Compression::Uncompressed,
         Buffering {
             size_mib: 64,
-            interval_seconds: 3,
+            interval_seconds: 5,
         },
     );
     installation.create_stream(&spec).await;
@@ -307,7 +312,7 @@ async fn a_dead_workers_records_are_redelivered_to_another() {
     let _ = doomed.handle.await;
     assert!(installation.objects().is_empty());
     let survivor = start_worker(&installation);
-    // AckWait is 3 s + 2 s; then the survivor buffers them for 3 s more.
+    // AckWait is 5 s + 2 s; then the survivor buffers them for 5 s more.
     let objects = installation
         .wait_for_objects(Duration::from_secs(30), |objects| {
             records_of(objects).len() >= records.len()
@@ -316,13 +321,12 @@ async fn a_dead_workers_records_are_redelivered_to_another() {
     let mut expected = records.clone();
     expected.sort();
     assert_eq!(records_of(&objects), expected);
-    let snapshot = survivor.metrics.snapshot();
+    let snapshot = survivor.stop().await;
     assert_eq!(snapshot.records_delivered, 20);
     assert_eq!(
         snapshot.possible_duplicates, 20,
         "each redelivered record is counted as a possible duplicate"
     );
-    survivor.stop().await;
 }
 
 #[tokio::test]
@@ -450,6 +454,74 @@ async fn an_updated_destination_restarts_delivery_and_a_deleted_spec_stops_it() 
         .expect("an object of the new version");
     assert!(key.starts_with("v2/moving-2-"), "{key}");
     assert_eq!(bytes, b"after\n");
-    assert_eq!(worker.metrics.snapshot().records_delivered, 2);
+    assert_eq!(worker.stop().await.records_delivered, 2);
+}
+
+#[tokio::test]
+async fn an_unsupported_compression_stops_only_its_delivery_stream() {
+    let installation = Installation::new().await;
+    let zipped = installation.spec(
+        "zipped",
+        "z/",
+        Compression::Zip,
+        Buffering {
+            size_mib: 1,
+            interval_seconds: 0,
+        },
+    );
+    let snappy = installation.spec(
+        "snappy",
+        "s/",
+        Compression::Snappy,
+        Buffering {
+            size_mib: 1,
+            interval_seconds: 0,
+        },
+    );
+    for spec in [&zipped, &snappy] {
+        installation.create_stream(spec).await;
+        installation.publish_spec(spec).await;
+    }
+    let worker = start_worker(&installation);
+    installation.put_record(&zipped, b"zip\n".to_vec()).await;
+    let records = numbered(10, "snappy");
+    for record in &records {
+        installation
+            .put_record(&snappy, record.clone().into_bytes())
+            .await;
+    }
+    let objects = installation
+        .wait_for_objects(Duration::from_secs(15), |objects| {
+            records_of(objects).len() >= records.len()
+        })
+        .await;
+    let mut expected = records.clone();
+    expected.sort();
+    assert_eq!(records_of(&objects), expected);
+    assert!(
+        objects
+            .iter()
+            .all(|(key, _)| key.starts_with("s/snappy-1-") && key.ends_with(".snappy"))
+    );
+    // The ZIP delivery stream never started: no consumer, its record still waiting.
+    let stream = installation
+        .jetstream
+        .get_stream(
+            installation
+                .names
+                .delivery_stream(zipped.delivery_stream_id),
+        )
+        .await
+        .unwrap();
+    assert!(
+        stream
+            .get_consumer::<async_nats::jetstream::consumer::pull::Config>(
+                &installation
+                    .names
+                    .delivery_consumer(zipped.delivery_stream_id),
+            )
+            .await
+            .is_err()
+    );
     worker.stop().await;
 }

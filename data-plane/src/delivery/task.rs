@@ -78,7 +78,7 @@ impl DeliveryTask {
         let DestinationTarget::ObjectStore(destination) = &spec.destination.target;
         if !encode::is_supported(destination.compression) {
             anyhow::bail!(
-                "compression {} is not supported yet (GZIP and UNCOMPRESSED are)",
+                "compression {} is not supported yet (GZIP, Snappy, HADOOP_SNAPPY and UNCOMPRESSED are)",
                 destination.compression.as_aws()
             );
         }

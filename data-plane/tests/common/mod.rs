@@ -207,6 +207,12 @@ pub fn records_of(objects: &[(String, Vec<u8>)]) -> Vec<String> {
                 .read_to_string(&mut decoded)
                 .unwrap();
             decoded
+        } else if key.ends_with(".snappy") {
+            let mut decoded = String::new();
+            snap::read::FrameDecoder::new(bytes.as_slice())
+                .read_to_string(&mut decoded)
+                .unwrap();
+            decoded
         } else {
             String::from_utf8(bytes.clone()).unwrap()
         };
