@@ -38,12 +38,15 @@ impl Drop for Gateway {
 }
 
 async fn start_gateway() -> Gateway {
+    start_gateway_forwarding_to("http://127.0.0.1:9").await
+}
+
+async fn start_gateway_forwarding_to(control_plane_url: &str) -> Gateway {
     let mut installation = Installation::new().await;
     let master_hex = "ab".repeat(32);
     installation.config.security.master_key = Secret(master_hex.clone());
     installation.config.security.internal_token = Secret("internal-token-for-tests".to_owned());
-    // Nothing listens there: forwarded administration is not what these tests cover.
-    installation.config.gateway.control_plane_url = "http://127.0.0.1:9".to_owned();
+    installation.config.gateway.control_plane_url = control_plane_url.to_owned();
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -319,4 +322,93 @@ async fn viewers_are_refused_puts_naming_the_firehose_action() {
             .as_str()
         )
     );
+}
+
+/// What the stand-in control plane saw of a forwarded call.
+#[derive(Debug, Clone)]
+struct Forwarded {
+    path: String,
+    tenant_id: String,
+    authorization: String,
+    body: serde_json::Value,
+}
+
+#[tokio::test]
+async fn administration_is_forwarded_to_the_control_planes_firehose_path() {
+    use std::sync::{Arc, Mutex};
+
+    // The control plane's internal API, standing in for the other half of the contract.
+    let seen: Arc<Mutex<Vec<Forwarded>>> = Arc::default();
+    let recorder = seen.clone();
+    let app = axum::Router::new().route(
+        "/internal/v1/{service}/{action}",
+        axum::routing::post(
+            move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: bytes::Bytes| {
+                let recorder = recorder.clone();
+                async move {
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|value| value.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    recorder.lock().unwrap().push(Forwarded {
+                        path: uri.path().to_owned(),
+                        tenant_id: header("x-fjord-tenant-id"),
+                        authorization: header("authorization"),
+                        body: serde_json::from_slice(&body).unwrap_or_default(),
+                    });
+                    (
+                        [("content-type", "application/x-amz-json-1.1")],
+                        r#"{"DeliveryStreamNames":["events"],"HasMoreDeliveryStreams":false}"#,
+                    )
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let control_plane = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let gateway = start_gateway_forwarding_to(&control_plane).await;
+
+    let listed = client(&gateway, VIEWER_KEY)
+        .list_delivery_streams()
+        .limit(10)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.delivery_stream_names(), ["events"]);
+    let forwarded = seen.lock().unwrap().clone();
+    assert_eq!(forwarded.len(), 1);
+    assert_eq!(
+        forwarded[0].path,
+        "/internal/v1/firehose/ListDeliveryStreams"
+    );
+    assert_eq!(
+        forwarded[0].tenant_id,
+        gateway.installation.tenant_id.to_string()
+    );
+    assert_eq!(
+        forwarded[0].authorization,
+        "Bearer internal-token-for-tests"
+    );
+    assert_eq!(forwarded[0].body["Limit"], 10);
+
+    // A viewer may not delete: refused at the gateway, never forwarded.
+    let error = client(&gateway, VIEWER_KEY)
+        .delete_delivery_stream()
+        .delivery_stream_name("events")
+        .send()
+        .await
+        .unwrap_err();
+    assert_eq!(error.code(), Some("AccessDeniedException"));
+    assert!(
+        error
+            .message()
+            .unwrap()
+            .contains("firehose:DeleteDeliveryStream"),
+        "{error:?}"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 1);
 }
