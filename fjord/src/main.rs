@@ -497,16 +497,16 @@ fn console_url(config: &FjordConfig) -> String {
 /// The demo tenant's owner, created by `serve --demo-tenant`.
 const DEMO_USER_EMAIL: &str = "owner@demo.fjord.local";
 
-/// Control plane and gateway in one process; either failing stops both.
 /// How long `serve` waits for the delivery workers to write what they buffered.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
 
+/// Control plane, gateway and delivery workers in one process; any failing stops all.
 async fn serve(config: FjordConfig, demo_tenant: Option<String>) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     cancel_on_signal(cancel.clone());
     // Migrate before either role starts, so the gateway never waits on a half-made schema.
     let store = Store::connect(&config.postgres.url, 2).await?;
-    let control_plane = tokio::spawn(fjord_control_plane::run_with(
+    let mut control_plane = tokio::spawn(fjord_control_plane::run_with(
         config.clone(),
         cancel.clone(),
         console(&config),
@@ -516,7 +516,6 @@ async fn serve(config: FjordConfig, demo_tenant: Option<String>) -> anyhow::Resu
         config.clone(),
         cancel.clone(),
     ));
-    let mut control_plane = control_plane;
     if let Some(name) = demo_tenant {
         let tenant = admin::ensure_demo_tenant(
             &store,

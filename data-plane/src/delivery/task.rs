@@ -35,8 +35,6 @@ const ONE_RECORD_BYTES: usize = MAX_RECORD_BYTES + 64 * 1024;
 const IDLE_PULL: Duration = Duration::from_secs(5);
 /// Shortest pull: JetStream needs some time to answer.
 const MIN_PULL: Duration = Duration::from_millis(100);
-/// Pause after a pull that found nothing at once, so an idle stream is not polled hot.
-const EMPTY_POLL_PAUSE: Duration = Duration::from_millis(250);
 /// First pause after a failed write or pull; doubled up to the configured maximum.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
@@ -144,13 +142,9 @@ impl DeliveryTask {
                 .min(self.heartbeat())
                 .min(IDLE_PULL)
                 .max(MIN_PULL);
-            let max_bytes = self
-                .size_bytes
-                .saturating_sub(buffer.bytes())
-                .max(ONE_RECORD_BYTES);
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                fetched = self.fetch(&consumer, wait, max_bytes, &mut buffer) => match fetched {
+                fetched = self.fetch(&consumer, wait, &mut buffer) => match fetched {
                     Ok(()) => backoff = FIRST_BACKOFF,
                     Err(error) => {
                         tracing::warn!(error = format!("{error:#}"), "cannot pull records; retrying");
@@ -210,23 +204,50 @@ impl DeliveryTask {
         }
     }
 
-    /// One pull of up to `max_bytes`, waiting at most `wait`, into `buffer`.
+    /// Room left in the buffer for one pull: at least one record of the largest size, so a
+    /// pull never stalls on a record bigger than what is left.
+    fn room(&self, buffer: &Buffer) -> usize {
+        self.size_bytes
+            .saturating_sub(buffer.bytes())
+            .max(ONE_RECORD_BYTES)
+    }
+
+    /// Waits up to `wait` for a record, then takes what else is there at once, into `buffer`.
+    /// An idle delivery stream costs one waiting pull request per `wait`, not a poll loop.
     async fn fetch(
         &self,
         consumer: &PullConsumer,
         wait: Duration,
-        max_bytes: usize,
         buffer: &mut Buffer,
     ) -> anyhow::Result<()> {
-        let started = Instant::now();
-        let mut batch = consumer
-            .fetch()
-            .max_messages(self.context.settings.fetch_max_records)
-            .max_bytes(max_bytes)
+        let first = consumer
+            .batch()
+            .max_messages(1)
+            .max_bytes(self.room(buffer))
             .expires(wait)
             .messages()
             .await
             .context("pull request failed")?;
+        if self.take(first, buffer).await? == 0 || buffer.bytes() >= self.size_bytes {
+            return Ok(());
+        }
+        let rest = consumer
+            .fetch()
+            .max_messages(self.context.settings.fetch_max_records)
+            .max_bytes(self.room(buffer))
+            .messages()
+            .await
+            .context("pull request failed")?;
+        self.take(rest, buffer).await?;
+        Ok(())
+    }
+
+    /// Moves the records of one pull into `buffer`; returns how many there were.
+    async fn take(
+        &self,
+        mut batch: async_nats::jetstream::consumer::pull::Batch,
+        buffer: &mut Buffer,
+    ) -> anyhow::Result<usize> {
         let mut fetched = 0;
         while let Some(message) = batch.next().await {
             let message = match message {
@@ -249,10 +270,7 @@ impl DeliveryTask {
             buffer.push(message, arrival);
             fetched += 1;
         }
-        if fetched == 0 && started.elapsed() < EMPTY_POLL_PAUSE {
-            tokio::time::sleep(EMPTY_POLL_PAUSE.min(wait)).await;
-        }
-        Ok(())
+        Ok(fetched)
     }
 
     /// Writes the buffer as one object, retrying until it is written, then acknowledges its
