@@ -4,12 +4,15 @@
 //!
 //! Tenants' write throughput quotas arrive the same way and feed this process's token buckets
 //! ([`WriteLimiter`], ADR 010).
+//!
+//! Delivery stream specs (Firehose) are cached the same way, for `PutRecord`/`PutRecordBatch`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
 use async_nats::jetstream::kv;
+use fjord_common::firehose::DeliveryStreamSpec;
 use fjord_common::naming::Names;
 use fjord_common::permissions::Role;
 use fjord_common::secret::SecretBox;
@@ -46,6 +49,7 @@ pub(crate) struct Catalog {
     secret_box: SecretBox,
     keys: RwLock<HashMap<String, Arc<CachedKey>>>,
     streams: RwLock<HashMap<(Uuid, String), Arc<CachedStream>>>,
+    delivery_streams: RwLock<HashMap<(Uuid, String), Arc<DeliveryStreamSpec>>>,
     /// Tenants' write quotas and buckets; a tenant without a published quota is unlimited.
     write_limiter: WriteLimiter,
     /// Generation of each tenant's quota applied, so a stale push is ignored.
@@ -55,7 +59,16 @@ pub(crate) struct Catalog {
 enum Entry {
     Key(String),
     Stream(Uuid, String),
+    DeliveryStream(Uuid, String),
     Tenant(Uuid),
+}
+
+/// The tenant and name of a `<kind>.<tenant>.<hex name>` key.
+fn tenant_and_name(rest: &str) -> Option<(Uuid, String)> {
+    let (tenant, name_hex) = rest.split_once('.')?;
+    let tenant_id = Uuid::parse_str(tenant).ok()?;
+    let name = String::from_utf8(hex::decode(name_hex).ok()?).ok()?;
+    Some((tenant_id, name))
 }
 
 fn parse_key(key: &str) -> Option<Entry> {
@@ -65,10 +78,11 @@ fn parse_key(key: &str) -> Option<Entry> {
     if let Some(tenant) = key.strip_prefix("tenant.") {
         return Uuid::parse_str(tenant).ok().map(Entry::Tenant);
     }
-    let rest = key.strip_prefix("stream.")?;
-    let (tenant, name_hex) = rest.split_once('.')?;
-    let tenant_id = Uuid::parse_str(tenant).ok()?;
-    let name = String::from_utf8(hex::decode(name_hex).ok()?).ok()?;
+    if let Some(rest) = key.strip_prefix("delivery.") {
+        let (tenant_id, name) = tenant_and_name(rest)?;
+        return Some(Entry::DeliveryStream(tenant_id, name));
+    }
+    let (tenant_id, name) = tenant_and_name(key.strip_prefix("stream.")?)?;
     Some(Entry::Stream(tenant_id, name))
 }
 
@@ -79,6 +93,7 @@ impl Catalog {
             secret_box,
             keys: RwLock::default(),
             streams: RwLock::default(),
+            delivery_streams: RwLock::default(),
             write_limiter: WriteLimiter::new(),
             tenant_generations: RwLock::default(),
         })
@@ -137,6 +152,13 @@ impl Catalog {
                     }
                 }
             }
+            Entry::DeliveryStream(tenant_id, name) => {
+                if removed {
+                    write(&self.delivery_streams).remove(&(tenant_id, name));
+                } else if let Ok(spec) = serde_json::from_slice::<DeliveryStreamSpec>(value) {
+                    self.apply_delivery_stream(tenant_id, name, spec);
+                }
+            }
             Entry::Stream(tenant_id, name) => {
                 if removed {
                     write(&self.streams).remove(&(tenant_id, name));
@@ -154,6 +176,19 @@ impl Catalog {
                     }
                 }
             }
+        }
+    }
+
+    fn apply_delivery_stream(&self, tenant_id: Uuid, name: String, spec: DeliveryStreamSpec) {
+        let mut delivery_streams = write(&self.delivery_streams);
+        let stale = delivery_streams
+            .get(&(tenant_id, name.clone()))
+            .is_some_and(|current| {
+                current.delivery_stream_id == spec.delivery_stream_id
+                    && current.generation > spec.generation
+            });
+        if !stale {
+            delivery_streams.insert((tenant_id, name), Arc::new(spec));
         }
     }
 
@@ -260,6 +295,33 @@ impl Catalog {
         let cached = Arc::new(CachedStream { spec, routes });
         write(&self.streams).insert((tenant_id, name.to_owned()), cached.clone());
         Some(cached)
+    }
+}
+
+impl Catalog {
+    /// The delivery stream, from cache or (on a miss) from the bucket.
+    pub(crate) async fn delivery_stream(
+        &self,
+        tenant_id: Uuid,
+        name: &str,
+    ) -> Option<Arc<DeliveryStreamSpec>> {
+        if let Some(spec) = read(&self.delivery_streams).get(&(tenant_id, name.to_owned())) {
+            return Some(spec.clone());
+        }
+        let value = self
+            .bucket
+            .get(Names::delivery_stream_key(tenant_id, name))
+            .await
+            .ok()
+            .flatten()?;
+        let spec: DeliveryStreamSpec = serde_json::from_slice(&value).ok()?;
+        if spec.tenant_id != tenant_id || spec.name != name {
+            return None;
+        }
+        self.apply_delivery_stream(tenant_id, name.to_owned(), spec);
+        read(&self.delivery_streams)
+            .get(&(tenant_id, name.to_owned()))
+            .cloned()
     }
 }
 

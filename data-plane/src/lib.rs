@@ -1,12 +1,16 @@
-//! Fjord's data plane: the AWS-compatible gateway on NATS JetStream.
+//! Fjord's data plane: the AWS-compatible gateway on NATS JetStream, and the delivery
+//! workers.
 //!
-//! It verifies SigV4 signatures against access keys pushed by the control plane, stores and
-//! reads records in JetStream (one stream per shard, one message per put call and shard), and
-//! forwards stream administration to the control plane. It never talks to Postgres, and it
-//! holds no state of its own: any gateway can serve any request.
+//! The gateway verifies SigV4 signatures against access keys pushed by the control plane,
+//! stores and reads records in JetStream (one stream per shard, one message per put call and
+//! shard; one message per record for delivery streams), and forwards stream and delivery
+//! stream administration to the control plane. The delivery workers drain delivery streams
+//! into object stores ([`delivery`]). Neither talks to Postgres, and neither holds state of
+//! its own: any gateway can serve any request, any worker can take over any delivery.
 
 mod aws;
 mod catalog;
+pub mod delivery;
 mod events;
 mod gateway;
 mod iterator;
@@ -30,6 +34,27 @@ use crate::gateway::Gateway;
 /// Room left in a NATS message for headers and framing.
 const MESSAGE_OVERHEAD_BYTES: usize = 4096;
 
+/// The config bucket, once the control plane has created it; `None` if `cancel` fired first.
+pub(crate) async fn open_config_bucket(
+    jetstream: &async_nats::jetstream::Context,
+    names: &Names,
+    cancel: &CancellationToken,
+) -> Option<async_nats::jetstream::kv::Store> {
+    let bucket_name = names.config_bucket();
+    loop {
+        match jetstream.get_key_value(&bucket_name).await {
+            Ok(bucket) => return Some(bucket),
+            Err(error) => {
+                tracing::info!(%error, bucket = %bucket_name, "waiting for the control plane to create the config bucket");
+                tokio::select! {
+                    _ = cancel.cancelled() => return None,
+                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        }
+    }
+}
+
 /// Runs the gateway until `cancel` fires.
 pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Result<()> {
     let master_key = config.master_key()?;
@@ -40,18 +65,8 @@ pub async fn run(config: FjordConfig, cancel: CancellationToken) -> anyhow::Resu
     let max_payload = nats.server_info().max_payload;
     let jetstream = async_nats::jetstream::new(nats);
     let names = Names::new(&config.nats.prefix);
-    let bucket_name = names.config_bucket();
-    let bucket = loop {
-        match jetstream.get_key_value(&bucket_name).await {
-            Ok(bucket) => break bucket,
-            Err(error) => {
-                tracing::info!(%error, bucket = %bucket_name, "waiting for the control plane to create the config bucket");
-                tokio::select! {
-                    _ = cancel.cancelled() => return Ok(()),
-                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                }
-            }
-        }
+    let Some(bucket) = open_config_bucket(&jetstream, &names, &cancel).await else {
+        return Ok(());
     };
     let catalog = Catalog::new(bucket, master_key.secret_box());
     let (events, event_queue) = GatewayEvents::new(RefusalPolicy {

@@ -28,7 +28,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Every role in one process: control plane and gateway.
+    /// Every role in one process: control plane, gateway and delivery workers.
     Serve {
         /// Ensure a tenant with this name exists and print its endpoint and access key.
         #[arg(long)]
@@ -38,6 +38,9 @@ enum Command {
     ControlPlane,
     /// The AWS-compatible gateway alone (never touches Postgres).
     Gateway,
+    /// Delivery workers alone: drain delivery streams into their destinations (stateless,
+    /// never touches Postgres; run any number).
+    Worker,
     /// Apply database migrations and exit.
     Migrate,
     /// Operator actions.
@@ -194,6 +197,11 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
             let cancel = CancellationToken::new();
             cancel_on_signal(cancel.clone());
             fjord_data_plane::run(config, cancel).await
+        }
+        Command::Worker => {
+            let cancel = CancellationToken::new();
+            cancel_on_signal(cancel.clone());
+            fjord_data_plane::delivery::run_workers(config, cancel).await
         }
         Command::Migrate => {
             Store::connect(&config.postgres.url, 2).await?;
@@ -489,18 +497,25 @@ fn console_url(config: &FjordConfig) -> String {
 /// The demo tenant's owner, created by `serve --demo-tenant`.
 const DEMO_USER_EMAIL: &str = "owner@demo.fjord.local";
 
-/// Control plane and gateway in one process; either failing stops both.
+/// How long `serve` waits for the delivery workers to write what they buffered.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Control plane, gateway and delivery workers in one process; any failing stops all.
 async fn serve(config: FjordConfig, demo_tenant: Option<String>) -> anyhow::Result<()> {
     let cancel = CancellationToken::new();
     cancel_on_signal(cancel.clone());
     // Migrate before either role starts, so the gateway never waits on a half-made schema.
     let store = Store::connect(&config.postgres.url, 2).await?;
-    let control_plane = tokio::spawn(fjord_control_plane::run_with(
+    let mut control_plane = tokio::spawn(fjord_control_plane::run_with(
         config.clone(),
         cancel.clone(),
         console(&config),
     ));
-    let gateway = tokio::spawn(fjord_data_plane::run(config.clone(), cancel.clone()));
+    let mut gateway = tokio::spawn(fjord_data_plane::run(config.clone(), cancel.clone()));
+    let mut workers = tokio::spawn(fjord_data_plane::delivery::run_workers(
+        config.clone(),
+        cancel.clone(),
+    ));
     if let Some(name) = demo_tenant {
         let tenant = admin::ensure_demo_tenant(
             &store,
@@ -566,10 +581,15 @@ async fn serve(config: FjordConfig, demo_tenant: Option<String>) -> anyhow::Resu
     }
     drop(store);
     let outcome = tokio::select! {
-        result = control_plane => ("control plane", result),
-        result = gateway => ("gateway", result),
+        result = &mut control_plane => ("control plane", result),
+        result = &mut gateway => ("gateway", result),
+        result = &mut workers => ("delivery workers", result),
     };
     cancel.cancel();
+    // The workers write what they buffered before they stop.
+    if !workers.is_finished() {
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, &mut workers).await;
+    }
     match outcome {
         (_, Ok(Ok(()))) => Ok(()),
         (role, Ok(Err(error))) => Err(error.context(format!("{role} stopped"))),

@@ -1,5 +1,5 @@
-//! Forwards stream administration to the control plane's internal API, with the tenant the
-//! signature established. The control plane answers in AWS's shape; the answer is relayed.
+//! Forwards stream and delivery stream administration to the control plane's internal API
+//! (`/internal/v1/<service>/<action>`), with the tenant the signature established. The control plane answers in AWS's shape; the answer is relayed.
 
 use fjord_common::aws_error::AwsError;
 
@@ -43,16 +43,18 @@ impl Forwarder {
         })
     }
 
-    /// Sends `action` with `body`; returns the control plane's status and body.
+    /// Sends `action` of `service` (`kinesis`, `firehose`) with `body`; returns the control
+    /// plane's status and body.
     pub(crate) async fn forward(
         &self,
         caller: &Caller,
+        service: &str,
         action: &str,
         body: bytes::Bytes,
     ) -> Result<(u16, bytes::Bytes), AwsError> {
         let response = self
             .client
-            .post(format!("{}/internal/v1/kinesis/{action}", self.base_url))
+            .post(format!("{}/internal/v1/{service}/{action}", self.base_url))
             .bearer_auth(&self.token)
             .header("x-fjord-tenant-id", caller.tenant_id.to_string())
             .header("x-fjord-account-id", &caller.account_id)

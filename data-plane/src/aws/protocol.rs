@@ -1,4 +1,6 @@
-//! The AWS JSON 1.1 envelope: `POST /` with `X-Amz-Target: Kinesis_20131202.<Action>`.
+//! The AWS JSON 1.1 envelope: `POST /` with `X-Amz-Target: Kinesis_20131202.<Action>` or
+//! `Firehose_20150804.<Action>`; the prefix picks the service, and the service the SigV4
+//! signing name (`kinesis`, `firehose`) the signature must be scoped to.
 //!
 //! A request is size-limited while it is read (never buffered whole beyond the limit), its
 //! SigV4 signature is verified against the access key the catalog holds, and the action's
@@ -20,16 +22,83 @@ use fjord_common::sigv4::{self, SigV4Error};
 use futures::FutureExt as _;
 use http_body_util::{BodyExt as _, Limited};
 
-use super::kinesis::{
-    Caller, MAX_PUT_RECORDS_BYTES, Origin, authorize, dispatch, is_known_action, resource_arn,
-};
+use super::firehose;
+use super::kinesis::{self, Answer, Caller, MAX_PUT_RECORDS_BYTES, Origin};
 use crate::gateway::Gateway;
 
 /// Largest request body accepted: a full PutRecords (5 MiB of data) base64 encoded, with
 /// room for JSON framing and partition keys.
 pub(crate) const MAX_BODY_BYTES: usize = MAX_PUT_RECORDS_BYTES * 2;
-const TARGET_PREFIX: &str = "Kinesis_20131202.";
 const CONTENT_TYPE: &str = "application/x-amz-json-1.1";
+
+/// The AWS API a request speaks, chosen by its `X-Amz-Target` prefix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Service {
+    Kinesis,
+    Firehose,
+}
+
+impl Service {
+    /// The service and action a target names; a target of no known service reads as Kinesis
+    /// with an empty action (answered `UnknownOperationException` once authenticated).
+    fn from_target(target: &str) -> (Self, &str) {
+        if let Some(action) = target.strip_prefix(fjord_common::firehose::TARGET_PREFIX) {
+            return (Self::Firehose, action);
+        }
+        (
+            Self::Kinesis,
+            target.strip_prefix("Kinesis_20131202.").unwrap_or_default(),
+        )
+    }
+
+    /// The name SigV4 signatures are scoped to.
+    fn signing_name(self) -> &'static str {
+        match self {
+            Self::Kinesis => "kinesis",
+            Self::Firehose => "firehose",
+        }
+    }
+
+    fn is_known_action(self, action: &str) -> bool {
+        match self {
+            Self::Kinesis => kinesis::is_known_action(action),
+            Self::Firehose => firehose::is_known_action(action),
+        }
+    }
+
+    fn authorize(
+        self,
+        caller: &Caller,
+        action: &str,
+        region: &str,
+        body: &[u8],
+    ) -> Result<(), AwsError> {
+        match self {
+            Self::Kinesis => kinesis::authorize(caller, action, region, body),
+            Self::Firehose => firehose::authorize(caller, action, region, body),
+        }
+    }
+
+    fn resource_arn(self, caller: &Caller, region: &str, body: &[u8]) -> String {
+        match self {
+            Self::Kinesis => kinesis::resource_arn(caller, region, body),
+            Self::Firehose => firehose::resource_arn(caller, region, body),
+        }
+    }
+
+    async fn dispatch(
+        self,
+        gateway: &Gateway,
+        caller: &Caller,
+        action: &str,
+        body: bytes::Bytes,
+    ) -> Result<Answer, AwsError> {
+        match self {
+            Self::Kinesis => kinesis::dispatch(gateway, caller, action, body).await,
+            Self::Firehose => firehose::dispatch(gateway, caller, action, body).await,
+        }
+    }
+}
 
 pub(crate) fn router(gateway: Arc<Gateway>) -> Router {
     Router::new()
@@ -47,18 +116,17 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request<Body>) -> 
         .and_then(|value| value.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    let action = target
-        .strip_prefix(TARGET_PREFIX)
-        .unwrap_or_default()
-        .to_owned();
+    let (service, action) = Service::from_target(&target);
+    let action = action.to_owned();
     // A bug must cost one request, never the process: a panic becomes InternalFailure.
-    let outcome = std::panic::AssertUnwindSafe(serve(&gateway, request, &action, &request_id))
-        .catch_unwind()
-        .await
-        .unwrap_or_else(|_| {
-            tracing::error!(%request_id, action, "request handler panicked");
-            Err(AwsError::internal())
-        });
+    let outcome =
+        std::panic::AssertUnwindSafe(serve(&gateway, request, service, &action, &request_id))
+            .catch_unwind()
+            .await
+            .unwrap_or_else(|_| {
+                tracing::error!(%request_id, action, "request handler panicked");
+                Err(AwsError::internal())
+            });
     let (status, body) = match outcome {
         Ok(answer) => answer,
         Err(error) => {
@@ -87,6 +155,7 @@ async fn handle(State(gateway): State<Arc<Gateway>>, request: Request<Body>) -> 
 async fn serve(
     gateway: &Gateway,
     request: Request<Body>,
+    service: Service,
     action: &str,
     request_id: &str,
 ) -> Result<(u16, bytes::Bytes), AwsError> {
@@ -114,7 +183,7 @@ async fn serve(
         })?
         .to_bytes();
     let origin = origin(gateway, &parts, request_id);
-    let (mut caller, region) = match authenticate(gateway, &parts, &body).await {
+    let (mut caller, region) = match authenticate(gateway, &parts, &body, service).await {
         Ok(authenticated) => authenticated,
         Err(Refusal {
             error,
@@ -122,7 +191,15 @@ async fn serve(
         }) => {
             // A known key whose signature, clock or state failed: its tenant hears of it. The
             // body is not authenticated, so no resource is taken from it.
-            report_refusal(gateway, &key, action, String::new(), &error, &origin);
+            report_refusal(
+                gateway,
+                &key,
+                service,
+                action,
+                String::new(),
+                &error,
+                &origin,
+            );
             return Err(error);
         }
         Err(Refusal { error, key: None }) => return Err(error),
@@ -131,7 +208,7 @@ async fn serve(
         .events
         .key_used(caller.tenant_id, &caller.access_key_id);
     caller.origin = origin;
-    if !is_known_action(action) {
+    if !service.is_known_action(action) {
         return Err(AwsError::new(
             AwsErrorKind::UnknownOperationException,
             if action.is_empty() {
@@ -141,16 +218,24 @@ async fn serve(
             },
         ));
     }
-    if let Err(error) = authorize(&caller, action, &region, &body) {
+    if let Err(error) = service.authorize(&caller, action, &region, &body) {
         let key = KnownKey {
             tenant_id: caller.tenant_id,
             access_key_id: caller.access_key_id.clone(),
         };
-        let resource = resource_arn(&caller, &region, &body);
-        report_refusal(gateway, &key, action, resource, &error, &caller.origin);
+        let resource = service.resource_arn(&caller, &region, &body);
+        report_refusal(
+            gateway,
+            &key,
+            service,
+            action,
+            resource,
+            &error,
+            &caller.origin,
+        );
         return Err(error);
     }
-    dispatch(gateway, &caller, action, body).await
+    service.dispatch(gateway, &caller, action, body).await
 }
 
 fn too_large() -> AwsError {
@@ -182,12 +267,13 @@ impl From<AwsError> for Refusal {
 fn report_refusal(
     gateway: &Gateway,
     key: &KnownKey,
+    service: Service,
     action: &str,
     resource: String,
     error: &AwsError,
     origin: &Origin,
 ) {
-    let action = if is_known_action(action) {
+    let action = if service.is_known_action(action) {
         action
     } else {
         "Unknown"
@@ -210,6 +296,7 @@ async fn authenticate(
     gateway: &Gateway,
     parts: &axum::http::request::Parts,
     body: &[u8],
+    service: Service,
 ) -> Result<(Caller, String), Refusal> {
     let authorization =
         sigv4::parse_request(&parts.uri, &parts.headers).map_err(signature_error)?;
@@ -239,8 +326,12 @@ async fn authenticate(
     if !key.enabled {
         return Err(refuse(unrecognized_client()));
     }
-    sigv4::check_scope(&authorization, &authorization.region, &["kinesis"])
-        .map_err(|error| refuse(signature_error(error)))?;
+    sigv4::check_scope(
+        &authorization,
+        &authorization.region,
+        &[service.signing_name()],
+    )
+    .map_err(|error| refuse(signature_error(error)))?;
     let payload_hash = sigv4::sha256_hex(body);
     if let Some(declared) = parts
         .headers
@@ -325,4 +416,31 @@ fn signature_error(error: SigV4Error) -> AwsError {
         }
     };
     AwsError::new(kind, error.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_prefix_picks_the_service_and_its_signing_name() {
+        assert_eq!(
+            Service::from_target("Firehose_20150804.PutRecordBatch"),
+            (Service::Firehose, "PutRecordBatch")
+        );
+        assert_eq!(
+            Service::from_target("Kinesis_20131202.PutRecords"),
+            (Service::Kinesis, "PutRecords")
+        );
+        assert_eq!(
+            Service::from_target("Nope.PutRecord"),
+            (Service::Kinesis, "")
+        );
+        assert_eq!(Service::Firehose.signing_name(), "firehose");
+        assert_eq!(Service::Kinesis.signing_name(), "kinesis");
+        assert!(Service::Firehose.is_known_action("PutRecordBatch"));
+        assert!(Service::Firehose.is_known_action("CreateDeliveryStream"));
+        assert!(!Service::Firehose.is_known_action("PutRecords"));
+        assert!(!Service::Kinesis.is_known_action("PutRecordBatch"));
+    }
 }

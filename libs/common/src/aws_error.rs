@@ -25,6 +25,8 @@ pub enum AwsErrorKind {
     ResourceNotFoundException,
     SerializationException,
     ServiceUnavailable,
+    /// Firehose's "back off and retry" (its counterpart of Kinesis' `ServiceUnavailable`).
+    ServiceUnavailableException,
     UnknownOperationException,
     UnrecognizedClientException,
     ValidationException,
@@ -51,6 +53,7 @@ impl AwsErrorKind {
             Self::ResourceNotFoundException => "ResourceNotFoundException",
             Self::SerializationException => "SerializationException",
             Self::ServiceUnavailable => "ServiceUnavailable",
+            Self::ServiceUnavailableException => "ServiceUnavailableException",
             Self::UnknownOperationException => "UnknownOperationException",
             Self::UnrecognizedClientException => "UnrecognizedClientException",
             Self::ValidationException => "ValidationException",
@@ -61,7 +64,7 @@ impl AwsErrorKind {
     pub fn http_status(self) -> u16 {
         match self {
             Self::MissingAuthenticationTokenException => 403,
-            Self::InternalFailure => 500,
+            Self::InternalFailure | Self::ServiceUnavailableException => 500,
             Self::ServiceUnavailable => 503,
             _ => 400,
         }
@@ -163,5 +166,7 @@ mod tests {
         assert_eq!(AwsErrorKind::InternalFailure.http_status(), 500);
         assert_eq!(AwsErrorKind::ServiceUnavailable.http_status(), 503);
         assert_eq!(AwsErrorKind::ValidationException.http_status(), 400);
+        // Firehose's API reference gives its ServiceUnavailableException HTTP 500.
+        assert_eq!(AwsErrorKind::ServiceUnavailableException.http_status(), 500);
     }
 }

@@ -39,6 +39,28 @@ pub struct FjordConfig {
     pub control_plane: ControlPlaneConfig,
     pub http: HttpConfig,
     pub console: ConsoleConfig,
+    pub delivery: DeliveryConfig,
+}
+
+/// The delivery workers (`fjord worker`, and `fjord serve`): they drain delivery streams into
+/// their destinations. Stateless: any number may run, sharing each delivery stream's work.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// The folder the embedded object store writes to: an object of bucket `b` of the tenant
+    /// with account id `a` is `<local_root>/a/b/<key>`, so tenants never share a bucket
+    /// (`FJORD__DELIVERY__LOCAL_ROOT`).
+    pub local_root: String,
+    /// How long a worker may hold a record before JetStream hands it to another worker, on top
+    /// of the delivery stream's buffering interval: it must cover writing one object. A live
+    /// worker also reports progress while it buffers or retries, so only a dead worker's
+    /// records wait this long.
+    pub ack_wait_margin_seconds: u64,
+    /// Most records one pull from JetStream asks for.
+    pub fetch_max_records: usize,
+    /// Longest pause between two attempts to write an object that failed (attempts back off
+    /// exponentially from 200 ms up to this).
+    pub retry_backoff_max_ms: u64,
 }
 
 /// The web console, served by the control plane under `/` (ADR 013).
@@ -211,6 +233,12 @@ impl Default for FjordConfig {
                 secure_cookies: false,
                 kinesis_endpoint: String::new(),
             },
+            delivery: DeliveryConfig {
+                local_root: "objects".to_owned(),
+                ack_wait_margin_seconds: 60,
+                fetch_max_records: 1000,
+                retry_backoff_max_ms: 30_000,
+            },
         }
     }
 }
@@ -261,6 +289,17 @@ impl FjordConfig {
         {
             bail!(
                 "gateway.key_usage_flush_ms, gateway.metrics_flush_ms and gateway.refused_calls_window_ms must be positive"
+            );
+        }
+        if self.delivery.local_root.is_empty() {
+            bail!("delivery.local_root must name a folder");
+        }
+        if self.delivery.ack_wait_margin_seconds == 0
+            || self.delivery.fetch_max_records == 0
+            || self.delivery.retry_backoff_max_ms == 0
+        {
+            bail!(
+                "delivery.ack_wait_margin_seconds, delivery.fetch_max_records and delivery.retry_backoff_max_ms must be positive"
             );
         }
         self.trusted_proxies()?;
@@ -324,6 +363,9 @@ mod tests {
         let mut config = FjordConfig::default();
         config.http.trusted_proxies = vec!["10.0.0.0/33".to_owned()];
         assert!(config.validate().is_err());
+        let mut config = FjordConfig::default();
+        config.delivery.fetch_max_records = 0;
+        assert!(config.validate().is_err());
     }
 
     #[test]
@@ -353,6 +395,25 @@ mod tests {
         let error = format!("{:#}", config.master_key().unwrap_err());
         assert!(error.contains("previous_master_keys"), "{error}");
         assert!(!error.contains(&old_hex), "{error}");
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment's Jail closure returns its own error type
+    fn the_delivery_root_comes_from_its_variable() {
+        use figment::Jail;
+        Jail::expect_with(|jail| {
+            jail.clear_env();
+            assert_eq!(
+                FjordConfig::load(None).unwrap().delivery.local_root,
+                "objects"
+            );
+            jail.set_env("FJORD__DELIVERY__LOCAL_ROOT", "/var/lib/fjord/objects");
+            let config = FjordConfig::load(None).map_err(|error| error.to_string())?;
+            assert_eq!(config.delivery.local_root, "/var/lib/fjord/objects");
+            jail.set_env("FJORD__DELIVERY__FETCH_MAX_RECORDS", "0");
+            assert!(FjordConfig::load(None).is_err());
+            Ok(())
+        });
     }
 
     #[test]

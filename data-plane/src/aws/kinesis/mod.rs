@@ -114,7 +114,10 @@ pub(crate) async fn dispatch(
         admin if ADMIN_ACTIONS.contains(&admin) => {
             // Refuse malformed JSON here, so nothing malformed crosses to the control plane.
             parse::<serde_json::Value>(&body)?;
-            gateway.forwarder.forward(caller, admin, body).await
+            gateway
+                .forwarder
+                .forward(caller, "kinesis", admin, body)
+                .await
         }
         other => Err(AwsError::new(
             AwsErrorKind::UnknownOperationException,

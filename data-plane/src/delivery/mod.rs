@@ -1,0 +1,64 @@
+//! The delivery workers: they drain delivery streams (Firehose) from JetStream into their
+//! destinations, at least once. Stateless: any number of worker processes share each
+//! delivery stream's durable consumer, so a dead worker's records go to the others.
+//!
+//! `supervisor` follows the specs, `task` runs one delivery stream (pull, buffer, write,
+//! acknowledge), `buffer` holds a worker's records, `naming` makes Firehose's object keys,
+//! `encode` compresses, `sink` writes objects, `metrics` counts (duplicates included).
+
+mod buffer;
+mod encode;
+mod metrics;
+mod naming;
+mod sink;
+mod supervisor;
+mod task;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use fjord_common::config::FjordConfig;
+use fjord_common::naming::Names;
+use tokio_util::sync::CancellationToken;
+
+pub use metrics::{DeliveryMetrics, DeliveryMetricsSnapshot};
+
+use task::{Settings, WorkerContext};
+
+/// Runs the delivery workers until `cancel` fires; buffered records are written before it
+/// returns (or given back to the other workers if they cannot be).
+pub async fn run_workers(config: FjordConfig, cancel: CancellationToken) -> anyhow::Result<()> {
+    run_workers_with_metrics(config, cancel, Arc::new(DeliveryMetrics::default())).await
+}
+
+/// [`run_workers`], counting into `metrics`.
+pub async fn run_workers_with_metrics(
+    config: FjordConfig,
+    cancel: CancellationToken,
+    metrics: Arc<DeliveryMetrics>,
+) -> anyhow::Result<()> {
+    let nats = async_nats::connect(&config.nats.url)
+        .await
+        .with_context(|| format!("cannot connect to NATS at {}", config.nats.url))?;
+    let jetstream = async_nats::jetstream::new(nats);
+    let names = Names::new(&config.nats.prefix);
+    let Some(bucket) = crate::open_config_bucket(&jetstream, &names, &cancel).await else {
+        return Ok(());
+    };
+    let context = Arc::new(WorkerContext {
+        jetstream,
+        names,
+        local_root: config.delivery.local_root.clone(),
+        settings: Settings {
+            ack_wait_margin: Duration::from_secs(config.delivery.ack_wait_margin_seconds),
+            fetch_max_records: config.delivery.fetch_max_records,
+            retry_backoff_max: Duration::from_millis(config.delivery.retry_backoff_max_ms),
+        },
+        metrics: metrics.clone(),
+    });
+    tracing::info!(local_root = %config.delivery.local_root, "delivery workers started");
+    let outcome = supervisor::supervise(context, bucket, cancel).await;
+    tracing::info!(metrics = ?metrics.snapshot(), "delivery workers stopped");
+    outcome
+}

@@ -1,0 +1,342 @@
+//! Object keys as Firehose names them: `<evaluated prefix><suffix>`, the suffix being
+//! `<delivery stream name>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid><compression extension>`.
+//!
+//! The prefix may hold `!{timestamp:<Java DateTimeFormatter pattern>}` and
+//! `!{firehose:random-string}` expressions; an empty prefix is Firehose's default
+//! `yyyy/MM/dd/HH/`. Times are UTC, from the arrival of the oldest record in the object.
+//! Patterns are parsed once, when a delivery stream starts, so a bad one stops that delivery
+//! stream with a logged error instead of failing every object.
+
+use chrono::{DateTime, Datelike as _, Timelike as _, Utc};
+use fjord_common::firehose::Compression;
+
+/// Why a prefix cannot be evaluated.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum PrefixError {
+    #[error("an expression starting at byte {0} is not closed with '}}'")]
+    Unclosed(usize),
+    #[error("unsupported expression !{{{0}}}")]
+    UnsupportedExpression(String),
+    #[error("unsupported or invalid date-time pattern letter '{0}'")]
+    PatternLetter(char),
+    #[error("unterminated quoted text in a date-time pattern")]
+    UnterminatedQuote,
+}
+
+/// One piece of a date-time pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DateToken {
+    Literal(String),
+    /// A pattern letter and how many times it is repeated.
+    Field(char, usize),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Part {
+    Literal(String),
+    Timestamp(Vec<DateToken>),
+    RandomString,
+}
+
+/// A parsed prefix, evaluated once per object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct KeyPrefix {
+    parts: Vec<Part>,
+}
+
+/// Firehose's prefix when none is given.
+const DEFAULT_PREFIX: &str = "!{timestamp:yyyy/MM/dd/HH/}";
+/// Length of `!{firehose:random-string}`'s value, as on Firehose.
+const RANDOM_STRING_LENGTH: usize = 11;
+
+impl KeyPrefix {
+    pub(crate) fn parse(prefix: &str) -> Result<Self, PrefixError> {
+        let prefix = if prefix.is_empty() {
+            DEFAULT_PREFIX
+        } else {
+            prefix
+        };
+        let mut parts = Vec::new();
+        let mut rest = prefix;
+        let mut offset = 0;
+        while let Some(start) = rest.find("!{") {
+            if start > 0 {
+                parts.push(Part::Literal(rest[..start].to_owned()));
+            }
+            let Some(length) = rest[start..].find('}') else {
+                return Err(PrefixError::Unclosed(offset + start));
+            };
+            let expression = &rest[start + 2..start + length];
+            parts.push(parse_expression(expression)?);
+            offset += start + length + 1;
+            rest = &rest[start + length + 1..];
+        }
+        if !rest.is_empty() {
+            parts.push(Part::Literal(rest.to_owned()));
+        }
+        Ok(Self { parts })
+    }
+
+    /// The prefix for an object whose oldest record arrived `at`.
+    pub(crate) fn evaluate(&self, at: DateTime<Utc>) -> String {
+        let mut out = String::new();
+        for part in &self.parts {
+            match part {
+                Part::Literal(text) => out.push_str(text),
+                Part::Timestamp(tokens) => format_date(tokens, at, &mut out),
+                Part::RandomString => out.push_str(&random_string()),
+            }
+        }
+        out
+    }
+}
+
+fn parse_expression(expression: &str) -> Result<Part, PrefixError> {
+    let unsupported = || PrefixError::UnsupportedExpression(expression.to_owned());
+    let (namespace, value) = expression.split_once(':').ok_or_else(unsupported)?;
+    match (namespace.trim(), value) {
+        ("timestamp", pattern) => Ok(Part::Timestamp(parse_pattern(pattern)?)),
+        ("firehose", value) if value.trim() == "random-string" => Ok(Part::RandomString),
+        _ => Err(unsupported()),
+    }
+}
+
+/// Parses the subset of `java.time.format.DateTimeFormatter` patterns that make sense in a
+/// key: years, months, days, hours, minutes, seconds, fractions, day of year and weekday,
+/// with quoted literal text. Other letters are refused; other characters are literal.
+fn parse_pattern(pattern: &str) -> Result<Vec<DateToken>, PrefixError> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut tokens = Vec::new();
+    let mut literal = String::new();
+    let mut index = 0;
+    while index < chars.len() {
+        let c = chars[index];
+        if c == '\'' {
+            // '' is a quote; 'text' is text.
+            if chars.get(index + 1) == Some(&'\'') {
+                literal.push('\'');
+                index += 2;
+                continue;
+            }
+            index += 1;
+            loop {
+                match chars.get(index) {
+                    None => return Err(PrefixError::UnterminatedQuote),
+                    Some('\'') if chars.get(index + 1) == Some(&'\'') => {
+                        literal.push('\'');
+                        index += 2;
+                    }
+                    Some('\'') => {
+                        index += 1;
+                        break;
+                    }
+                    Some(other) => {
+                        literal.push(*other);
+                        index += 1;
+                    }
+                }
+            }
+        } else if c.is_ascii_alphabetic() {
+            if !matches!(
+                c,
+                'y' | 'u' | 'M' | 'L' | 'd' | 'D' | 'H' | 'm' | 's' | 'S' | 'E'
+            ) {
+                return Err(PrefixError::PatternLetter(c));
+            }
+            let mut count = 1;
+            while chars.get(index + count) == Some(&c) {
+                count += 1;
+            }
+            if !literal.is_empty() {
+                tokens.push(DateToken::Literal(std::mem::take(&mut literal)));
+            }
+            tokens.push(DateToken::Field(c, count));
+            index += count;
+        } else {
+            literal.push(c);
+            index += 1;
+        }
+    }
+    if !literal.is_empty() {
+        tokens.push(DateToken::Literal(literal));
+    }
+    Ok(tokens)
+}
+
+const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+
+fn format_date(tokens: &[DateToken], at: DateTime<Utc>, out: &mut String) {
+    use std::fmt::Write as _;
+    for token in tokens {
+        let (letter, count) = match token {
+            DateToken::Literal(text) => {
+                out.push_str(text);
+                continue;
+            }
+            DateToken::Field(letter, count) => (*letter, *count),
+        };
+        let number = |value: u32, out: &mut String| {
+            let _ = write!(out, "{value:0count$}");
+        };
+        match letter {
+            'y' | 'u' if count == 2 => {
+                let _ = write!(out, "{:02}", at.year().rem_euclid(100));
+            }
+            'y' | 'u' => {
+                let _ = write!(out, "{:0width$}", at.year(), width = count.max(1));
+            }
+            'M' | 'L' if count == 3 => out.push_str(&MONTHS[at.month0() as usize][..3]),
+            'M' | 'L' if count >= 4 => out.push_str(MONTHS[at.month0() as usize]),
+            'M' | 'L' => number(at.month(), out),
+            'd' => number(at.day(), out),
+            'D' => number(at.ordinal(), out),
+            'H' => number(at.hour(), out),
+            'm' => number(at.minute(), out),
+            's' => number(at.second(), out),
+            'S' => {
+                // The leading `count` digits of the fraction of a second.
+                let nanos = format!("{:09}", at.nanosecond().min(999_999_999));
+                let digits: String = nanos
+                    .chars()
+                    .chain(std::iter::repeat('0'))
+                    .take(count)
+                    .collect();
+                out.push_str(&digits);
+            }
+            'E' if count >= 4 => out.push_str(&at.format("%A").to_string()),
+            'E' => out.push_str(&at.format("%a").to_string()),
+            _ => {}
+        }
+    }
+}
+
+fn random_string() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..RANDOM_STRING_LENGTH].to_owned()
+}
+
+/// The key of an object: evaluated prefix, then Firehose's suffix.
+pub(crate) fn object_key(
+    prefix: &KeyPrefix,
+    delivery_stream_name: &str,
+    version_id: i64,
+    oldest_arrival: DateTime<Utc>,
+    compression: Compression,
+) -> String {
+    format!(
+        "{}{delivery_stream_name}-{version_id}-{}-{}{}",
+        prefix.evaluate(oldest_arrival),
+        oldest_arrival.format("%Y-%m-%d-%H-%M-%S"),
+        uuid::Uuid::new_v4(),
+        compression.extension()
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone as _;
+
+    use super::*;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2018, 3, 7, 9, 5, 2).unwrap() + chrono::Duration::milliseconds(45)
+    }
+
+    #[test]
+    fn an_empty_prefix_is_the_hourly_default() {
+        assert_eq!(
+            KeyPrefix::parse("").unwrap().evaluate(at()),
+            "2018/03/07/09/"
+        );
+    }
+
+    #[test]
+    fn a_prefix_without_expressions_is_used_as_given() {
+        assert_eq!(KeyPrefix::parse("logs/").unwrap().evaluate(at()), "logs/");
+    }
+
+    #[test]
+    fn timestamp_expressions_follow_java_patterns() {
+        let prefix = KeyPrefix::parse(
+            "y=!{timestamp:yyyy}/m=!{timestamp:MM}/d=!{timestamp:dd}/h=!{timestamp:HH}/",
+        )
+        .unwrap();
+        assert_eq!(prefix.evaluate(at()), "y=2018/m=03/d=07/h=09/");
+        let prefix = KeyPrefix::parse("!{timestamp:yy-M-d H:mm:ss.SSS D E EEEE MMM MMMM}").unwrap();
+        assert_eq!(
+            prefix.evaluate(at()),
+            "18-3-7 9:05:02.045 66 Wed Wednesday Mar March"
+        );
+        let prefix = KeyPrefix::parse("!{timestamp:'year='yyyy'/''q'''}").unwrap();
+        assert_eq!(prefix.evaluate(at()), "year=2018/'q'");
+    }
+
+    #[test]
+    fn random_strings_are_fresh_each_time() {
+        let prefix = KeyPrefix::parse("a/!{firehose:random-string}/").unwrap();
+        let first = prefix.evaluate(at());
+        let second = prefix.evaluate(at());
+        assert_eq!(first.len(), "a//".len() + RANDOM_STRING_LENGTH);
+        assert!(first.starts_with("a/") && first.ends_with('/'));
+        assert_ne!(first, second);
+    }
+
+    #[test]
+    fn bad_prefixes_are_refused() {
+        assert_eq!(
+            KeyPrefix::parse("a/!{timestamp:yyyy"),
+            Err(PrefixError::Unclosed(2))
+        );
+        assert!(matches!(
+            KeyPrefix::parse("!{partitionKeyFromQuery:id}/"),
+            Err(PrefixError::UnsupportedExpression(_))
+        ));
+        assert!(matches!(
+            KeyPrefix::parse("!{firehose:error-output-type}/"),
+            Err(PrefixError::UnsupportedExpression(_))
+        ));
+        assert_eq!(
+            KeyPrefix::parse("!{timestamp:yyyy-QQ}"),
+            Err(PrefixError::PatternLetter('Q'))
+        );
+        assert_eq!(
+            KeyPrefix::parse("!{timestamp:'open}"),
+            Err(PrefixError::UnterminatedQuote)
+        );
+    }
+
+    #[test]
+    fn keys_carry_name_version_time_uuid_and_extension() {
+        let prefix = KeyPrefix::parse("").unwrap();
+        let key = object_key(&prefix, "events", 3, at(), Compression::Gzip);
+        let suffix = key
+            .strip_prefix("2018/03/07/09/events-3-2018-03-07-09-05-02-")
+            .unwrap();
+        let uuid = suffix.strip_suffix(".gz").unwrap();
+        assert!(uuid::Uuid::parse_str(uuid).is_ok(), "{key}");
+        let plain = object_key(
+            &KeyPrefix::parse("raw/").unwrap(),
+            "ev",
+            1,
+            at(),
+            Compression::Uncompressed,
+        );
+        assert!(
+            plain.starts_with("raw/ev-1-2018-03-07-09-05-02-"),
+            "{plain}"
+        );
+        assert_eq!(plain.len(), "raw/ev-1-2018-03-07-09-05-02-".len() + 36);
+    }
+}

@@ -1,0 +1,61 @@
+//! Where objects go: the `object_store` crate, for now its local filesystem store. Each
+//! tenant's buckets live under its account id (`<local_root>/<account_id>/<bucket>/<key>`),
+//! so tenants never share a bucket. Writes are atomic (a temporary file, then a rename): a
+//! reader never sees half an object.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use object_store::ObjectStore;
+use object_store::local::LocalFileSystem;
+use object_store::path::Path;
+
+/// One bucket of one tenant.
+pub(crate) struct ObjectSink {
+    store: Arc<dyn ObjectStore>,
+    account_id: String,
+    bucket: String,
+}
+
+/// Why an object was not written.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SinkError {
+    /// The key is not a valid object path: retrying cannot help.
+    #[error("invalid object key {key:?}: {source}")]
+    InvalidKey {
+        key: String,
+        source: object_store::path::Error,
+    },
+    #[error("cannot write the object: {0}")]
+    Write(#[from] object_store::Error),
+}
+
+impl ObjectSink {
+    /// The bucket `bucket` of the tenant `account_id` under the local folder `root`.
+    pub(crate) fn local(root: &str, account_id: &str, bucket: &str) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(root)
+            .with_context(|| format!("cannot create delivery.local_root {root}"))?;
+        let store = LocalFileSystem::new_with_prefix(root)
+            .with_context(|| format!("cannot open delivery.local_root {root}"))?;
+        let sink = Self {
+            store: Arc::new(store),
+            account_id: account_id.to_owned(),
+            bucket: bucket.to_owned(),
+        };
+        sink.path("probe").map_err(anyhow::Error::from)?;
+        Ok(sink)
+    }
+
+    /// The store path of `key`.
+    pub(crate) fn path(&self, key: &str) -> Result<Path, SinkError> {
+        let full = format!("{}/{}/{key}", self.account_id, self.bucket);
+        Path::parse(&full).map_err(|source| SinkError::InvalidKey { key: full, source })
+    }
+
+    /// Writes `bytes` as the object `key`; returns once the store has it.
+    pub(crate) async fn put(&self, key: &str, bytes: bytes::Bytes) -> Result<(), SinkError> {
+        let path = self.path(key)?;
+        self.store.put(&path, bytes.into()).await?;
+        Ok(())
+    }
+}

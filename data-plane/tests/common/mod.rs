@@ -1,0 +1,223 @@
+//! What the data-plane tests share: a NATS installation of their own (a fresh prefix), the
+//! config bucket and a delivery stream's JetStream stream made as the control plane's
+//! reconciler makes them, and delivery stream specs.
+
+#![allow(dead_code, unreachable_pub)]
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, kv, stream};
+use fjord_common::config::FjordConfig;
+use fjord_common::firehose::{
+    Buffering, Compression, DeliverySource, DeliveryStreamSpec, DeliveryStreamStatus,
+    DestinationSpec, DestinationTarget, ObjectStoreDestination, delivery_stream_arn,
+};
+use fjord_common::naming::Names;
+use uuid::Uuid;
+
+pub const ACCOUNT_ID: &str = "123456789012";
+
+/// One test's own installation on the shared NATS server.
+pub struct Installation {
+    pub config: FjordConfig,
+    pub names: Names,
+    pub jetstream: jetstream::Context,
+    pub bucket: kv::Store,
+    pub tenant_id: Uuid,
+    /// A fresh folder for the local object store.
+    pub local_root: std::path::PathBuf,
+}
+
+impl Installation {
+    pub async fn new() -> Self {
+        let mut config = FjordConfig::default();
+        if let Ok(url) = std::env::var("FJORD__NATS__URL") {
+            config.nats.url = url;
+        }
+        let id = Uuid::new_v4().simple().to_string();
+        config.nats.prefix = format!("t{}", &id[..12]);
+        let local_root = std::env::temp_dir().join(format!("fjord-dp-test-{id}"));
+        config.delivery.local_root = local_root.to_string_lossy().into_owned();
+        config.delivery.ack_wait_margin_seconds = 2;
+        config.delivery.retry_backoff_max_ms = 1000;
+        let names = Names::new(&config.nats.prefix);
+        let client = async_nats::connect(&config.nats.url)
+            .await
+            .expect("NATS is running");
+        let jetstream = jetstream::new(client);
+        let bucket = jetstream
+            .create_key_value(kv::Config {
+                bucket: names.config_bucket(),
+                history: 1,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        Self {
+            config,
+            names,
+            jetstream,
+            bucket,
+            tenant_id: Uuid::new_v4(),
+            local_root,
+        }
+    }
+
+    /// A delivery stream spec of this tenant, delivering to `bucket`.
+    pub fn spec(
+        &self,
+        name: &str,
+        prefix: &str,
+        compression: Compression,
+        buffering: Buffering,
+    ) -> DeliveryStreamSpec {
+        DeliveryStreamSpec {
+            delivery_stream_id: Uuid::new_v4(),
+            tenant_id: self.tenant_id,
+            account_id: ACCOUNT_ID.to_owned(),
+            name: name.to_owned(),
+            arn: delivery_stream_arn("us-east-1", ACCOUNT_ID, name),
+            status: DeliveryStreamStatus::Active,
+            source: DeliverySource::DirectPut,
+            destination: DestinationSpec {
+                destination_id: "destinationId-000000000001".to_owned(),
+                target: DestinationTarget::ObjectStore(ObjectStoreDestination {
+                    bucket_arn: "arn:aws:s3:::lake".to_owned(),
+                    bucket: "lake".to_owned(),
+                    prefix: prefix.to_owned(),
+                    error_output_prefix: String::new(),
+                    buffering,
+                    compression,
+                }),
+            },
+            version_id: 1,
+            generation: 1,
+        }
+    }
+
+    /// Makes the delivery stream's JetStream stream as the reconciler does.
+    pub async fn create_stream(&self, spec: &DeliveryStreamSpec) {
+        self.jetstream
+            .create_stream(stream::Config {
+                name: self.names.delivery_stream(spec.delivery_stream_id),
+                subjects: vec![self.names.delivery_subject(spec.delivery_stream_id)],
+                storage: stream::StorageType::File,
+                retention: stream::RetentionPolicy::Limits,
+                max_age: Duration::from_secs(24 * 3600),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+
+    /// Publishes the spec in the config bucket, as the reconciler does.
+    pub async fn publish_spec(&self, spec: &DeliveryStreamSpec) {
+        self.bucket
+            .put(
+                Names::delivery_stream_key(spec.tenant_id, &spec.name),
+                serde_json::to_vec(spec).unwrap().into(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Stores one record as the gateway does: one message, the record's bytes.
+    pub async fn put_record(&self, spec: &DeliveryStreamSpec, data: Vec<u8>) -> u64 {
+        self.jetstream
+            .publish(
+                self.names.delivery_subject(spec.delivery_stream_id),
+                data.into(),
+            )
+            .await
+            .unwrap()
+            .await
+            .unwrap()
+            .sequence
+    }
+
+    /// The folder of the tenant's bucket `lake`.
+    pub fn bucket_dir(&self) -> std::path::PathBuf {
+        self.local_root.join(ACCOUNT_ID).join("lake")
+    }
+
+    /// Every object written so far, by key (relative to the bucket), with its bytes.
+    pub fn objects(&self) -> Vec<(String, Vec<u8>)> {
+        let mut found = Vec::new();
+        collect(&self.bucket_dir(), &self.bucket_dir(), &mut found);
+        found.sort();
+        found
+    }
+
+    /// Waits up to `timeout` for `done` to hold of the objects; returns them.
+    pub async fn wait_for_objects(
+        &self,
+        timeout: Duration,
+        done: impl Fn(&[(String, Vec<u8>)]) -> bool,
+    ) -> Vec<(String, Vec<u8>)> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let objects = self.objects();
+            if done(&objects) || tokio::time::Instant::now() >= deadline {
+                return objects;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
+impl Drop for Installation {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.local_root);
+    }
+}
+
+fn collect(root: &std::path::Path, dir: &std::path::Path, found: &mut Vec<(String, Vec<u8>)>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            collect(root, &path, found);
+            continue;
+        }
+        // The local store writes `<name>#<n>` and renames it into place.
+        if path.to_string_lossy().contains('#') {
+            continue;
+        }
+        let key = path
+            .strip_prefix(root)
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        if let Ok(bytes) = std::fs::read(&path) {
+            found.push((key, bytes));
+        }
+    }
+}
+
+/// The records of newline-terminated objects, gunzipped where the key says so, sorted.
+pub fn records_of(objects: &[(String, Vec<u8>)]) -> Vec<String> {
+    use std::io::Read as _;
+    let mut records = Vec::new();
+    for (key, bytes) in objects {
+        let text = if key.ends_with(".gz") {
+            let mut decoded = String::new();
+            flate2::read::GzDecoder::new(bytes.as_slice())
+                .read_to_string(&mut decoded)
+                .unwrap();
+            decoded
+        } else if key.ends_with(".snappy") {
+            let mut decoded = String::new();
+            snap::read::FrameDecoder::new(bytes.as_slice())
+                .read_to_string(&mut decoded)
+                .unwrap();
+            decoded
+        } else {
+            String::from_utf8(bytes.clone()).unwrap()
+        };
+        records.extend(text.split_inclusive('\n').map(str::to_owned));
+    }
+    records.sort();
+    records
+}

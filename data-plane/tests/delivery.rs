@@ -1,0 +1,527 @@
+//! The delivery workers against a real NATS server: records stored in a delivery stream's
+//! JetStream stream become objects in the local object store, at least once, with Firehose's
+//! names; workers share the work and take over a dead worker's records.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use common::{Installation, records_of};
+use fjord_common::firehose::{Buffering, Compression};
+use fjord_data_plane::delivery::{DeliveryMetrics, run_workers_with_metrics};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+struct Worker {
+    cancel: CancellationToken,
+    handle: JoinHandle<anyhow::Result<()>>,
+    metrics: Arc<DeliveryMetrics>,
+}
+
+fn start_worker(installation: &Installation) -> Worker {
+    let cancel = CancellationToken::new();
+    let metrics = Arc::new(DeliveryMetrics::default());
+    let handle = tokio::spawn(run_workers_with_metrics(
+        installation.config.clone(),
+        cancel.clone(),
+        metrics.clone(),
+    ));
+    Worker {
+        cancel,
+        handle,
+        metrics,
+    }
+}
+
+impl Worker {
+    /// A clean stop: what is buffered is written first. The counters are read after every
+    /// task finished, so they include every object written.
+    async fn stop(self) -> fjord_data_plane::delivery::DeliveryMetricsSnapshot {
+        self.cancel.cancel();
+        self.handle.await.unwrap().unwrap();
+        self.metrics.snapshot()
+    }
+}
+
+fn numbered(count: usize, tag: &str) -> Vec<String> {
+    (0..count).map(|i| format!("{{\"{tag}\":{i}}}\n")).collect()
+}
+
+#[tokio::test]
+async fn records_become_gzip_objects_named_like_firehose() {
+    let installation = Installation::new().await;
+    let spec = installation.spec(
+        "events",
+        "logs/!{timestamp:yyyy}/!{firehose:random-string}/",
+        Compression::Gzip,
+        Buffering {
+            size_mib: 1,
+            interval_seconds: 0,
+        },
+    );
+    installation.create_stream(&spec).await;
+    installation.publish_spec(&spec).await;
+    let worker = start_worker(&installation);
+    let records = numbered(50, "gz");
+    let year = chrono::Utc::now().format("%Y").to_string();
+    for record in &records {
+        installation
+            .put_record(&spec, record.clone().into_bytes())
+            .await;
+    }
+    let objects = installation
+        .wait_for_objects(Duration::from_secs(20), |objects| {
+            records_of(objects).len() >= records.len()
+        })
+        .await;
+    let mut expected = records.clone();
+    expected.sort();
+    assert_eq!(records_of(&objects), expected, "every record, exactly once");
+    for (key, _) in &objects {
+        let parts: Vec<&str> = key.split('/').collect();
+        assert_eq!(parts.len(), 4, "{key}");
+        assert_eq!(parts[0], "logs");
+        assert_eq!(parts[1], year);
+        assert_eq!(parts[2].len(), 11, "random string: {key}");
+        let file = parts[3];
+        let rest = file.strip_prefix("events-1-").expect(key);
+        let (time, uuid) = rest.split_at("yyyy-MM-dd-HH-mm-ss".len());
+        assert!(time.starts_with(&year), "{key}");
+        let uuid = uuid
+            .strip_prefix('-')
+            .unwrap()
+            .strip_suffix(".gz")
+            .expect(key);
+        assert!(uuid::Uuid::parse_str(uuid).is_ok(), "{key}");
+    }
+    let snapshot = worker.stop().await;
+    assert_eq!(snapshot.records_delivered, 50);
+    assert_eq!(snapshot.objects_written, objects.len() as u64);
+    assert_eq!(snapshot.possible_duplicates, 0);
+}
+
+#[tokio::test]
+async fn a_full_buffer_is_written_before_its_interval_and_the_rest_at_shutdown() {
+    let installation = Installation::new().await;
+    let spec = installation.spec(
+        "big",
+        "",
+        Compression::Uncompressed,
+        Buffering {
+            size_mib: 1,
+            interval_seconds: 900,
+        },
+    );
+    installation.create_stream(&spec).await;
+    installation.publish_spec(&spec).await;
+    let worker = start_worker(&installation);
+    // Three records of 400 KiB pass 1 MiB: one object, long before 900 s.
+    let big: Vec<Vec<u8>> = (0..3u8)
+        .map(|i| {
+            let mut record = vec![b'a' + i; 400 * 1024 - 1];
+            record.push(b'\n');
+            record
+        })
+        .collect();
+    for record in &big {
+        installation.put_record(&spec, record.clone()).await;
+    }
+    let objects = installation
+        .wait_for_objects(Duration::from_secs(15), |objects| !objects.is_empty())
+        .await;
+    assert_eq!(objects.len(), 1, "one object for the full buffer");
+    let (key, bytes) = &objects[0];
+    assert_eq!(bytes.len(), 3 * 400 * 1024);
+    assert_eq!(bytes, &big.concat(), "records concatenated as put");
+    let hour = chrono::Utc::now().format("%Y/%m/%d/%H/").to_string();
+    assert!(
+        key.starts_with(&hour) && key.contains("/big-1-"),
+        "default prefix: {key}"
+    );
+    // A small record waits for the interval...
+    installation.put_record(&spec, b"tail\n".to_vec()).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(installation.objects().len(), 1, "not written before 900 s");
+    // ...or for the worker to stop, which writes what it buffered.
+    worker.stop().await;
+    let objects = installation.objects();
+    assert_eq!(objects.len(), 2);
+    assert!(objects.iter().any(|(_, bytes)| bytes == b"tail\n"));
+}
+
+#[tokio::test]
+async fn a_buffer_is_written_when_its_interval_ends() {
+    let installation = Installation::new().await;
+    let spec = installation.spec(
+        "slow",
+        "i/",
+        Compression::Uncompressed,
+        Buffering {
+            size_mib: 64,
+            interval_seconds: 2,
+        },
+    );
+    installation.create_stream(&spec).await;
+    installation.publish_spec(&spec).await;
+    let worker = start_worker(&installation);
+    // Let the worker open its consumer before the clock starts.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let records = numbered(5, "i");
+    for record in &records {
+        installation
+            .put_record(&spec, record.clone().into_bytes())
+            .await;
+    }
+    let objects = installation
+        .wait_for_objects(Duration::from_secs(15), |objects| {
+            records_of(objects).len() >= records.len()
+        })
+        .await;
+    let elapsed = started.elapsed();
+    assert_eq!(records_of(&objects), records);
+    assert_eq!(objects.len(), 1, "one buffer, one object");
+    assert!(
+        elapsed >= Duration::from_millis(1800),
+        "written after the interval, not at once: {elapsed:?}"
+    );
+    assert!(elapsed < Duration::from_secs(10), "{elapsed:?}");
+    assert!(objects[0].0.starts_with("i/slow-1-"), "{}", objects[0].0);
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn two_workers_share_a_delivery_stream_and_deliver_every_record() {
+    let installation = Installation::new().await;
+    let spec = installation.spec(
+        "shared",
+        "s/",
+        Compression::Gzip,
+        Buffering {
+            size_mib: 1,
+            interval_seconds: 1,
+        },
+    );
+    installation.create_stream(&spec).await;
+    installation.publish_spec(&spec).await;
+    let first = start_worker(&installation);
+    let second = start_worker(&installation);
+    let records = numbered(2000, "s");
+    for chunk in records.chunks(100) {
+        for record in chunk {
+            installation
+                .put_record(&spec, record.clone().into_bytes())
+                .await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut expected = records.clone();
+    expected.sort();
+    installation
+        .wait_for_objects(Duration::from_secs(30), |objects| {
+            let mut delivered = records_of(objects);
+            delivered.dedup();
+            delivered.len() >= expected.len()
+        })
+        .await;
+    // Stopped, the workers have written everything they held: the objects and the counters
+    // agree.
+    let (a, b) = (first.stop().await, second.stop().await);
+    let delivered = records_of(&installation.objects());
+    let mut distinct = delivered.clone();
+    distinct.dedup();
+    assert_eq!(distinct, expected, "every record at least once");
+    assert!(
+        a.records_delivered > 0 && b.records_delivered > 0,
+        "both workers took part: {a:?} {b:?}"
+    );
+    let duplicates = (delivered.len() - distinct.len()) as u64;
+    assert!(
+        duplicates <= a.possible_duplicates + b.possible_duplicates,
+        "every duplicate is counted: {duplicates} in objects, {a:?} {b:?}"
+    );
+    assert_eq!(
+        a.records_delivered + b.records_delivered,
+        delivered.len() as u64
+    );
+}
+
+#[tokio::test]
+async fn a_dead_workers_records_are_redelivered_to_another() {
+    let installation = Installation::new().await;
+    let spec = installation.spec(
+        "takeover",
+        "t/",
+        Compression::Uncompressed,
+        Buffering {
+            size_mib: 64,
+            interval_seconds: 5,
+        },
+    );
+    installation.create_stream(&spec).await;
+    installation.publish_spec(&spec).await;
+    let doomed = start_worker(&installation);
+    let records = numbered(20, "t");
+    for record in &records {
+        installation
+            .put_record(&spec, record.clone().into_bytes())
+            .await;
+    }
+    // Wait until the doomed worker holds every record in its buffer.
+    let mut consumer = installation
+        .jetstream
+        .get_stream(installation.names.delivery_stream(spec.delivery_stream_id))
+        .await
+        .unwrap()
+        .get_consumer::<async_nats::jetstream::consumer::pull::Config>(
+            &installation
+                .names
+                .delivery_consumer(spec.delivery_stream_id),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Ok(consumer) = consumer.as_mut()
+            && let Ok(info) = consumer.info().await
+            && info.num_ack_pending == records.len()
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the worker never buffered the records"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if consumer.is_err() {
+            consumer = installation
+                .jetstream
+                .get_stream(installation.names.delivery_stream(spec.delivery_stream_id))
+                .await
+                .unwrap()
+                .get_consumer(
+                    &installation
+                        .names
+                        .delivery_consumer(spec.delivery_stream_id),
+                )
+                .await;
+        }
+    }
+    // The worker dies mid-buffer: nothing written, nothing acknowledged, nothing given back.
+    doomed.handle.abort();
+    let _ = doomed.handle.await;
+    assert!(installation.objects().is_empty());
+    let survivor = start_worker(&installation);
+    // AckWait is 5 s + 2 s; then the survivor buffers them for 5 s more.
+    let objects = installation
+        .wait_for_objects(Duration::from_secs(30), |objects| {
+            records_of(objects).len() >= records.len()
+        })
+        .await;
+    let mut expected = records.clone();
+    expected.sort();
+    assert_eq!(records_of(&objects), expected);
+    let snapshot = survivor.stop().await;
+    assert_eq!(snapshot.records_delivered, 20);
+    assert_eq!(
+        snapshot.possible_duplicates, 20,
+        "each redelivered record is counted as a possible duplicate"
+    );
+}
+
+#[tokio::test]
+async fn records_are_not_acknowledged_until_their_object_is_written() {
+    let installation = Installation::new().await;
+    let spec = installation.spec(
+        "blocked",
+        "b/",
+        Compression::Uncompressed,
+        Buffering {
+            size_mib: 1,
+            interval_seconds: 0,
+        },
+    );
+    installation.create_stream(&spec).await;
+    installation.publish_spec(&spec).await;
+    // A file where the bucket's folder belongs: every write fails until it is removed.
+    let bucket_dir = installation.bucket_dir();
+    std::fs::create_dir_all(bucket_dir.parent().unwrap()).unwrap();
+    std::fs::write(&bucket_dir, b"in the way").unwrap();
+    let worker = start_worker(&installation);
+    let records = numbered(10, "b");
+    for record in &records {
+        installation
+            .put_record(&spec, record.clone().into_bytes())
+            .await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while worker.metrics.snapshot().write_failures < 2 {
+        assert!(Instant::now() < deadline, "the writes never failed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let info = installation
+        .jetstream
+        .get_stream(installation.names.delivery_stream(spec.delivery_stream_id))
+        .await
+        .unwrap()
+        .get_consumer::<async_nats::jetstream::consumer::pull::Config>(
+            &installation
+                .names
+                .delivery_consumer(spec.delivery_stream_id),
+        )
+        .await
+        .unwrap()
+        .info()
+        .await
+        .unwrap()
+        .clone();
+    assert_eq!(info.ack_floor.stream_sequence, 0, "nothing acknowledged");
+    assert!(
+        info.num_ack_pending >= 1,
+        "the worker holds what it tries to write: {info:?}"
+    );
+    assert_eq!(worker.metrics.snapshot().records_delivered, 0);
+    std::fs::remove_file(&bucket_dir).unwrap();
+    let objects = installation
+        .wait_for_objects(Duration::from_secs(15), |objects| {
+            records_of(objects).len() >= records.len()
+        })
+        .await;
+    let mut expected = records.clone();
+    expected.sort();
+    assert_eq!(
+        records_of(&objects),
+        expected,
+        "written once the store recovered"
+    );
+    worker.stop().await;
+}
+
+#[tokio::test]
+async fn an_updated_destination_restarts_delivery_and_a_deleted_spec_stops_it() {
+    let installation = Installation::new().await;
+    let mut spec = installation.spec(
+        "moving",
+        "v1/",
+        Compression::Uncompressed,
+        Buffering {
+            size_mib: 64,
+            interval_seconds: 900,
+        },
+    );
+    installation.create_stream(&spec).await;
+    installation.publish_spec(&spec).await;
+    let worker = start_worker(&installation);
+    installation.put_record(&spec, b"before\n".to_vec()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert!(installation.objects().is_empty(), "buffered for 900 s");
+    // UpdateDestination: a new version and prefix. The old task writes what it holds.
+    spec.version_id = 2;
+    spec.generation = 2;
+    let fjord_common::firehose::DestinationTarget::ObjectStore(destination) =
+        &mut spec.destination.target;
+    destination.prefix = "v2/".to_owned();
+    installation.publish_spec(&spec).await;
+    let objects = installation
+        .wait_for_objects(Duration::from_secs(10), |objects| !objects.is_empty())
+        .await;
+    assert_eq!(objects.len(), 1);
+    assert!(objects[0].0.starts_with("v1/moving-1-"), "{}", objects[0].0);
+    assert_eq!(objects[0].1, b"before\n");
+    installation.put_record(&spec, b"after\n".to_vec()).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        installation.objects().len(),
+        1,
+        "the new version buffers too"
+    );
+    // The delivery stream is deleted: its task stops, writing what it holds.
+    installation
+        .bucket
+        .delete(fjord_common::naming::Names::delivery_stream_key(
+            spec.tenant_id,
+            &spec.name,
+        ))
+        .await
+        .unwrap();
+    let objects = installation
+        .wait_for_objects(Duration::from_secs(10), |objects| objects.len() >= 2)
+        .await;
+    assert_eq!(objects.len(), 2);
+    let (key, bytes) = objects
+        .iter()
+        .find(|(key, _)| key.starts_with("v2/"))
+        .expect("an object of the new version");
+    assert!(key.starts_with("v2/moving-2-"), "{key}");
+    assert_eq!(bytes, b"after\n");
+    assert_eq!(worker.stop().await.records_delivered, 2);
+}
+
+#[tokio::test]
+async fn an_unsupported_compression_stops_only_its_delivery_stream() {
+    let installation = Installation::new().await;
+    let zipped = installation.spec(
+        "zipped",
+        "z/",
+        Compression::Zip,
+        Buffering {
+            size_mib: 1,
+            interval_seconds: 0,
+        },
+    );
+    let snappy = installation.spec(
+        "snappy",
+        "s/",
+        Compression::Snappy,
+        Buffering {
+            size_mib: 1,
+            interval_seconds: 0,
+        },
+    );
+    for spec in [&zipped, &snappy] {
+        installation.create_stream(spec).await;
+        installation.publish_spec(spec).await;
+    }
+    let worker = start_worker(&installation);
+    installation.put_record(&zipped, b"zip\n".to_vec()).await;
+    let records = numbered(10, "snappy");
+    for record in &records {
+        installation
+            .put_record(&snappy, record.clone().into_bytes())
+            .await;
+    }
+    let objects = installation
+        .wait_for_objects(Duration::from_secs(15), |objects| {
+            records_of(objects).len() >= records.len()
+        })
+        .await;
+    let mut expected = records.clone();
+    expected.sort();
+    assert_eq!(records_of(&objects), expected);
+    assert!(
+        objects
+            .iter()
+            .all(|(key, _)| key.starts_with("s/snappy-1-") && key.ends_with(".snappy"))
+    );
+    // The ZIP delivery stream never started: no consumer, its record still waiting.
+    let stream = installation
+        .jetstream
+        .get_stream(
+            installation
+                .names
+                .delivery_stream(zipped.delivery_stream_id),
+        )
+        .await
+        .unwrap();
+    assert!(
+        stream
+            .get_consumer::<async_nats::jetstream::consumer::pull::Config>(
+                &installation
+                    .names
+                    .delivery_consumer(zipped.delivery_stream_id),
+            )
+            .await
+            .is_err()
+    );
+    worker.stop().await;
+}
