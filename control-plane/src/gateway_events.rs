@@ -210,12 +210,18 @@ fn stream_minute_traffic(minute: &StreamMinute) -> Option<StreamMinuteTraffic> {
     })
 }
 
-/// A refused call: the key as actor, `kinesis:<Action>`, failed with the AWS error type.
+/// A refused call: the key as actor, `<service>:<Action>`, failed with the AWS error type.
+/// The service is the one the resource's ARN names (`firehose` for delivery streams), Kinesis
+/// otherwise.
 pub fn refused_call_entry(call: &RefusedCall) -> AuditEntry {
+    let service = match call.resource.split(':').nth(2) {
+        Some("firehose") => "firehose",
+        _ => "kinesis",
+    };
     AuditEntry::new(
         ActorType::AccessKey,
         call.access_key_id.clone(),
-        format!("kinesis:{}", call.action),
+        format!("{service}:{}", call.action),
         call.resource.clone(),
     )
     .from_address(call.source_ip.clone(), call.user_agent.clone())
@@ -238,4 +244,36 @@ pub fn suppressed_entry(summary: &SuppressedRefusals) -> AuditEntry {
         "window_end": time_of(summary.window_end_ms),
     }))
     .failed(summary.last_error_code.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refused_calls_are_audited_under_the_service_their_resource_names() {
+        let call = |resource: &str| RefusedCall {
+            tenant_id: uuid::Uuid::nil(),
+            access_key_id: "AKIAVIEWER0000000000".to_owned(),
+            action: "PutRecord".to_owned(),
+            resource: resource.to_owned(),
+            error_code: "AccessDeniedException".to_owned(),
+            source_ip: None,
+            user_agent: None,
+            request_id: None,
+        };
+        let firehose = refused_call_entry(&call(
+            "arn:aws:firehose:us-east-1:123456789012:deliverystream/events",
+        ));
+        assert_eq!(firehose.action, "firehose:PutRecord");
+        assert_eq!(
+            firehose.error_code.as_deref(),
+            Some("AccessDeniedException")
+        );
+        let kinesis = refused_call_entry(&call(
+            "arn:aws:kinesis:us-east-1:123456789012:stream/clicks",
+        ));
+        assert_eq!(kinesis.action, "kinesis:PutRecord");
+        assert_eq!(refused_call_entry(&call("")).action, "kinesis:PutRecord");
+    }
 }

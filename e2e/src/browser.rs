@@ -393,6 +393,22 @@ impl Browser {
         .await
     }
 
+    /// Signs in through the console's sign-in form: asks for the streams page at `base`, is
+    /// sent to sign in, and waits until the streams page is back.
+    pub async fn sign_in(&self, base: &str, email: &str, password: &str) -> anyhow::Result<()> {
+        self.goto(&format!("{base}/streams")).await?;
+        self.wait_for_url("/sign-in?next=").await?;
+        if self.javascript {
+            self.wait_hydrated().await?;
+        }
+        self.fill_in("input[name=email]", email).await?;
+        self.fill_in("input[name=password]", password).await?;
+        self.click_on("main form button[type=submit]").await?;
+        self.wait_for_url("/streams").await?;
+        self.wait_for_text("Data streams").await?;
+        Ok(())
+    }
+
     /// Presses and releases one key (a W3C WebDriver key code, e.g. [`TAB`], [`ENTER`]) on
     /// whatever has the focus, as a person at a keyboard would.
     pub async fn press(&self, key: &str) -> anyhow::Result<()> {

@@ -127,6 +127,22 @@ impl Fjord {
         Self::start_with(Options::default()).await
     }
 
+    /// A Fjord whose delivery streams write to a fresh local folder (the embedded object
+    /// store), returned beside it.
+    pub async fn start_with_local_objects() -> anyhow::Result<(Self, PathBuf)> {
+        let root = std::env::temp_dir().join(format!("fjord-objects-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&root)?;
+        let fjord = Self::start_with(Options {
+            settings: vec![(
+                "FJORD__DELIVERY__LOCAL_ROOT".to_owned(),
+                root.to_string_lossy().into_owned(),
+            )],
+            ..Options::default()
+        })
+        .await?;
+        Ok((fjord, root))
+    }
+
     pub async fn start_with(options: Options) -> anyhow::Result<Self> {
         let database = format!("fjord_e2e_{}", uuid::Uuid::new_v4().simple());
         let admin_url = postgres_url();

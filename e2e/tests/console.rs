@@ -18,18 +18,8 @@ async fn sign_in(
     password: &str,
 ) -> anyhow::Result<()> {
     browser
-        .goto(&format!("{}/streams", fjord.control_plane_url()))
-        .await?;
-    browser.wait_for_url("/sign-in?next=").await?;
-    if browser.javascript {
-        browser.wait_hydrated().await?;
-    }
-    browser.fill_in("input[name=email]", email).await?;
-    browser.fill_in("input[name=password]", password).await?;
-    browser.click_on("main form button[type=submit]").await?;
-    browser.wait_for_url("/streams").await?;
-    browser.wait_for_text("Data streams").await?;
-    Ok(())
+        .sign_in(&fjord.control_plane_url(), email, password)
+        .await
 }
 
 /// Reloads `url` until the page says `text` (a stream becomes ACTIVE within a reconcile).

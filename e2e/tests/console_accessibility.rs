@@ -155,13 +155,7 @@ async fn every_page_passes_axe_wcag_checks() -> anyhow::Result<()> {
     check("/sign-in", "Sign in").await?;
     check("/accept-invitation", "Join a tenant").await?;
 
-    browser.goto(&format!("{base}/streams/{name}/data")).await?;
-    browser.wait_for_url("/sign-in").await?;
-    browser.wait_hydrated().await?;
-    browser.fill_in("input[name=email]", &email).await?;
-    browser.fill_in("input[name=password]", &password).await?;
-    browser.click_on("main form button[type=submit]").await?;
-    browser.wait_for_url("/data").await?;
+    browser.sign_in(&base, &email, &password).await?;
 
     check("/streams", &name).await?;
     check("/streams/new", "Data stream configuration").await?;
@@ -173,6 +167,22 @@ async fn every_page_passes_axe_wcag_checks() -> anyhow::Result<()> {
     )
     .await?;
     check(&format!("/streams/{name}/monitoring"), "Incoming records").await?;
+    check("/delivery-streams", "No delivery streams yet").await?;
+    check("/delivery-streams/new", "Buffering and compression").await?;
+    fjord
+        .firehose(&tenant)
+        .create_delivery_stream()
+        .delivery_stream_name("a11y-delivery")
+        .extended_s3_destination_configuration(
+            aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
+                .role_arn("arn:aws:iam::123456789012:role/firehose")
+                .bucket_arn("arn:aws:s3:::lake")
+                .build()?,
+        )
+        .send()
+        .await?;
+    check("/delivery-streams", "a11y-delivery").await?;
+    check("/delivery-streams/a11y-delivery", "Destination id").await?;
     check("/keys", "Access keys").await?;
     check("/users", "Users and roles").await?;
     check("/audit", "Audit log").await?;

@@ -309,3 +309,55 @@ pub struct StreamsMetrics {
     pub period_seconds: u32,
     pub streams: Vec<StreamSparkline>,
 }
+
+/// `DestinationView`: an object store destination as configured.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryDestination {
+    pub destination_id: String,
+    pub bucket_arn: String,
+    pub bucket: String,
+    pub prefix: String,
+    pub error_output_prefix: String,
+    pub buffering_size_mib: u32,
+    pub buffering_interval_seconds: u32,
+    pub compression: String,
+}
+
+/// `DeliveryStreamView`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryStream {
+    pub name: String,
+    pub arn: String,
+    pub status: String,
+    /// `direct_put` or `kinesis_stream`.
+    pub source: String,
+    #[serde(default)]
+    pub source_stream_arn: Option<String>,
+    pub version_id: i64,
+    pub destination: DeliveryDestination,
+    pub tags: BTreeMap<String, String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl DeliveryStream {
+    /// Where its records come from, in words.
+    pub fn source_label(&self) -> String {
+        match (&*self.source, &self.source_stream_arn) {
+            ("kinesis_stream", Some(arn)) => format!(
+                "Data stream {}",
+                arn.rsplit_once("stream/")
+                    .map(|(_, name)| name)
+                    .unwrap_or(arn)
+            ),
+            ("kinesis_stream", None) => "Data stream (deleted)".to_owned(),
+            _ => "Direct put".to_owned(),
+        }
+    }
+}
+
+/// `PutDeliveryRecordsResponse`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PutDeliveryRecordsResponse {
+    pub record_ids: Vec<String>,
+}

@@ -70,6 +70,21 @@ pub fn App() -> impl IntoView {
                         view=pages::MonitoringPage
                         ssr=SsrMode::Async
                     />
+                    <Route
+                        path=path!("/delivery-streams")
+                        view=pages::DeliveryStreamsPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/delivery-streams/new")
+                        view=pages::CreateDeliveryStreamPage
+                        ssr=SsrMode::Async
+                    />
+                    <Route
+                        path=path!("/delivery-streams/:name")
+                        view=pages::DeliveryStreamPage
+                        ssr=SsrMode::Async
+                    />
                     <Route path=path!("/keys") view=pages::KeysPage ssr=SsrMode::Async />
                     <Route path=path!("/users") view=pages::UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/audit") view=pages::AuditPage ssr=SsrMode::Async />

@@ -108,3 +108,57 @@ pub fn admin_only(
         </Suspense>
     }
 }
+
+/// A list page's title, with its create button for people who may write.
+#[component]
+pub fn ListHeading(
+    title: &'static str,
+    create_href: &'static str,
+    create_label: &'static str,
+) -> impl IntoView {
+    let me = use_me();
+    view! {
+        <div class="heading">
+            <h1>{title}</h1>
+            <Suspense fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let can_write = me.await.map(|me| me.role.can_write()).unwrap_or(false);
+                    can_write.then(|| view! {
+                        <leptos_router::components::A href=create_href attr:class="button">{create_label}</leptos_router::components::A>
+                    })
+                })}
+            </Suspense>
+        </div>
+    }
+}
+
+/// Deleting `name` (of `kind`, one of [`DELETABLE`](crate::server_fns::delete::DELETABLE))
+/// once its name was typed: `title` heads the section, `warning` says what is lost.
+#[component]
+pub fn DeleteZone(
+    kind: &'static str,
+    name: String,
+    title: &'static str,
+    warning: &'static str,
+) -> impl IntoView {
+    let delete = ServerAction::<crate::server_fns::delete::DeleteNamed>::new();
+    let typed = RwSignal::new(String::new());
+    let expected = name.clone();
+    let matches = move || typed.get().trim() == expected;
+    view! {
+        <section aria-labelledby="delete" class="danger">
+            <h2 id="delete">{title}</h2>
+            <p>{warning}</p>
+            <ActionForm action=delete>
+                <input type="hidden" name="kind" value=kind />
+                <input type="hidden" name="name" value=name.clone() />
+                <label>
+                    <span>{format!("Type {name} to confirm")}</span>
+                    <input type="text" name="confirm" autocomplete="off" required on:input=move |ev| typed.set(event_target_value(&ev)) />
+                </label>
+                {move || action_error(delete.value().get())}
+                <button type="submit" class="danger" disabled=move || !typed.get().is_empty() && !matches()>"Delete"</button>
+            </ActionForm>
+        </section>
+    }
+}

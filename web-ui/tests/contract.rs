@@ -83,6 +83,10 @@ fn every_field_the_console_reads_is_in_the_api_contract() {
     check::<api::StreamMetrics>("StreamMetricsView");
     check::<api::StreamSparkline>("StreamSparkline");
     check::<api::StreamsMetrics>("StreamsMetricsView");
+    check::<api::DeliveryDestination>("DestinationView");
+    check::<api::DeliveryStream>("DeliveryStreamView");
+    check::<api::Page<api::DeliveryStream>>("DeliveryStreamPage");
+    check::<api::PutDeliveryRecordsResponse>("PutDeliveryRecordsResponse");
 }
 
 #[test]
@@ -101,6 +105,9 @@ fn enums_the_console_reads_match_the_contract() {
         .map(|r| r.as_str().to_owned())
         .collect();
     assert_eq!(values("Role"), roles);
+    for source in ["direct_put", "kinesis_stream"] {
+        assert!(values("DeliverySourceKind").contains(&source.to_owned()));
+    }
     for mode in [api::StreamMode::Provisioned, api::StreamMode::OnDemand] {
         let json = serde_json::to_value(mode).unwrap();
         assert!(

@@ -2,8 +2,9 @@
 //! `<delivery stream name>-<version>-<yyyy-MM-dd-HH-mm-ss>-<uuid><compression extension>`.
 //!
 //! The prefix may hold `!{timestamp:<Java DateTimeFormatter pattern>}` and
-//! `!{firehose:random-string}` expressions; an empty prefix is Firehose's default
-//! `yyyy/MM/dd/HH/`. Times are UTC, from the arrival of the oldest record in the object.
+//! `!{firehose:random-string}` expressions; a prefix without any expression (empty
+//! included) is followed by Firehose's default time prefix `yyyy/MM/dd/HH/`, as Firehose
+//! does: only a custom prefix with expressions replaces it. Times are UTC, from the arrival of the oldest record in the object.
 //! Patterns are parsed once, when a delivery stream starts, so a bad one stops that delivery
 //! stream with a logged error instead of failing every object.
 
@@ -44,17 +45,19 @@ pub(crate) struct KeyPrefix {
     parts: Vec<Part>,
 }
 
-/// Firehose's prefix when none is given.
+/// Firehose's time prefix, used after a prefix without expressions (or alone).
 const DEFAULT_PREFIX: &str = "!{timestamp:yyyy/MM/dd/HH/}";
 /// Length of `!{firehose:random-string}`'s value, as on Firehose.
 const RANDOM_STRING_LENGTH: usize = 11;
 
 impl KeyPrefix {
     pub(crate) fn parse(prefix: &str) -> Result<Self, PrefixError> {
-        let prefix = if prefix.is_empty() {
-            DEFAULT_PREFIX
-        } else {
+        let static_prefix;
+        let prefix = if prefix.contains("!{") {
             prefix
+        } else {
+            static_prefix = format!("{prefix}{DEFAULT_PREFIX}");
+            &static_prefix
         };
         let mut parts = Vec::new();
         let mut rest = prefix;
@@ -263,8 +266,15 @@ mod tests {
     }
 
     #[test]
-    fn a_prefix_without_expressions_is_used_as_given() {
-        assert_eq!(KeyPrefix::parse("logs/").unwrap().evaluate(at()), "logs/");
+    fn a_prefix_without_expressions_is_followed_by_the_hourly_default() {
+        assert_eq!(
+            KeyPrefix::parse("logs/").unwrap().evaluate(at()),
+            "logs/2018/03/07/09/"
+        );
+        assert_eq!(
+            KeyPrefix::parse("logs").unwrap().evaluate(at()),
+            "logs2018/03/07/09/"
+        );
     }
 
     #[test]
@@ -333,10 +343,8 @@ mod tests {
             at(),
             Compression::Uncompressed,
         );
-        assert!(
-            plain.starts_with("raw/ev-1-2018-03-07-09-05-02-"),
-            "{plain}"
-        );
-        assert_eq!(plain.len(), "raw/ev-1-2018-03-07-09-05-02-".len() + 36);
+        let expected = "raw/2018/03/07/09/ev-1-2018-03-07-09-05-02-";
+        assert!(plain.starts_with(expected), "{plain}");
+        assert_eq!(plain.len(), expected.len() + 36);
     }
 }

@@ -101,6 +101,7 @@ pub fn Layout() -> impl IntoView {
         <div class="frame">
             <nav class="side" aria-label="Console">
                 <A href="/streams">"Data streams"</A>
+                <A href="/delivery-streams">"Delivery streams"</A>
                 <A href="/keys">"Access keys"</A>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {

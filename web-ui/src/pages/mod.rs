@@ -3,6 +3,7 @@
 pub mod accept_invitation;
 pub mod audit;
 pub mod data;
+pub mod delivery_streams;
 pub mod getting_started;
 pub mod keys;
 pub mod layout;
@@ -15,6 +16,7 @@ pub mod users;
 pub use accept_invitation::AcceptInvitationPage;
 pub use audit::AuditPage;
 pub use data::DataPage;
+pub use delivery_streams::{CreateDeliveryStreamPage, DeliveryStreamPage, DeliveryStreamsPage};
 pub use getting_started::GettingStartedPage;
 pub use keys::KeysPage;
 pub use layout::{Layout, MeResource, NotFound, use_flash, use_me};

@@ -7,9 +7,9 @@ use leptos_router::hooks::use_params_map;
 
 use super::use_me;
 use crate::api::Stream;
-use crate::components::{ErrorNote, Loading, action_error};
+use crate::components::{DeleteZone, ErrorNote, Loading, action_error};
 use crate::model::{format, tags::tags_text};
-use crate::server_fns::streams::{DeleteStream, SetRetention, SetTags, describe_stream};
+use crate::server_fns::streams::{SetRetention, SetTags, describe_stream};
 
 /// The tabs every stream page shows.
 #[component]
@@ -35,7 +35,6 @@ pub fn StreamPage() -> impl IntoView {
     let name = move || params.read().get("name").unwrap_or_default();
     let retention = ServerAction::<SetRetention>::new();
     let tags = ServerAction::<SetTags>::new();
-    let delete = ServerAction::<DeleteStream>::new();
     let stream = Resource::new(
         move || (name(), retention.version().get(), tags.version().get()),
         |(name, _, _)| describe_stream(name),
@@ -54,7 +53,12 @@ pub fn StreamPage() -> impl IntoView {
                         <Shards stream=stream.clone() />
                         {can_write.then(|| view! {
                             <Configuration stream=stream.clone() retention tags />
-                            <DeleteZone name=stream.name.clone() delete />
+                            <DeleteZone
+                                kind="streams"
+                                name=stream.name.clone()
+                                title="Delete data stream"
+                                warning="Deleting removes the stream and every record in it. This cannot be undone."
+                            />
                         })}
                     }.into_any(),
                 }
@@ -150,28 +154,6 @@ fn Configuration(
                     <button type="submit">"Save tags"</button>
                 </ActionForm>
             </div>
-        </section>
-    }
-}
-
-#[component]
-fn DeleteZone(name: String, delete: ServerAction<DeleteStream>) -> impl IntoView {
-    let typed = RwSignal::new(String::new());
-    let expected = name.clone();
-    let matches = move || typed.get().trim() == expected;
-    view! {
-        <section aria-labelledby="delete" class="danger">
-            <h2 id="delete">"Delete data stream"</h2>
-            <p>"Deleting removes the stream and every record in it. This cannot be undone."</p>
-            <ActionForm action=delete>
-                <input type="hidden" name="name" value=name.clone() />
-                <label>
-                    <span>"Type " <strong class="mono">{name.clone()}</strong> " to confirm"</span>
-                    <input type="text" name="confirm" autocomplete="off" required on:input=move |ev| typed.set(event_target_value(&ev)) />
-                </label>
-                {move || action_error(delete.value().get())}
-                <button type="submit" class="danger" disabled=move || !typed.get().is_empty() && !matches()>"Delete"</button>
-            </ActionForm>
         </section>
     }
 }

@@ -5,8 +5,7 @@ use leptos_meta::Title;
 use leptos_router::components::A;
 use leptos_router::hooks::use_query_map;
 
-use super::use_me;
-use crate::components::{Empty, ErrorNote, Loading, action_error};
+use crate::components::{Empty, ErrorNote, ListHeading, Loading, action_error};
 use crate::model::format;
 use crate::model::stream_form::{name_error, retention_error, shard_count_error};
 use crate::model::tags::parse_tags;
@@ -16,18 +15,9 @@ use crate::server_fns::streams::{CreateStream, StreamsOverview, list_streams};
 pub fn StreamsPage() -> impl IntoView {
     let query = use_query_map();
     let streams = Resource::new(move || query.read().get("cursor"), list_streams);
-    let me = use_me();
     view! {
         <Title text="Data streams · Fjord" />
-        <div class="heading">
-            <h1>"Data streams"</h1>
-            <Suspense fallback=|| ()>
-                {move || Suspend::new(async move {
-                    let can_write = me.await.map(|me| me.role.can_write()).unwrap_or(false);
-                    can_write.then(|| view! { <A href="/streams/new" attr:class="button">"Create data stream"</A> })
-                })}
-            </Suspense>
-        </div>
+        <ListHeading title="Data streams" create_href="/streams/new" create_label="Create data stream" />
         <Suspense fallback=|| view! { <Loading /> }>
             {move || Suspend::new(async move {
                 match streams.await {

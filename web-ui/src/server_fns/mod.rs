@@ -4,6 +4,8 @@
 
 pub mod audit;
 pub mod auth;
+pub mod delete;
+pub mod delivery_streams;
 pub mod keys;
 pub mod records;
 pub mod streams;

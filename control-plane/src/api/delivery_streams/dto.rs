@@ -114,6 +114,7 @@ pub struct DeliveryStreamPage {
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListDeliveryStreamsQuery {
     /// 1-200, default 50.
     pub limit: Option<u32>,

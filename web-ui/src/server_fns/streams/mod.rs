@@ -1,5 +1,4 @@
 pub mod create;
-pub mod delete;
 pub mod describe;
 pub mod list;
 pub mod metrics;
@@ -7,7 +6,6 @@ pub mod retention;
 pub mod tags;
 
 pub use create::*;
-pub use delete::*;
 pub use describe::*;
 pub use list::*;
 pub use metrics::*;

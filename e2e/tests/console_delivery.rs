@@ -1,0 +1,148 @@
+//! Delivery streams in the console, in a real browser, with and without JavaScript: create one
+//! with the form (inline validation first), see it listed and described, put a test record
+//! that arrives in the bucket, delete it with its name typed.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use fjord_e2e::browser::{self, Browser};
+use fjord_e2e::{Fjord, stream_name};
+
+/// Everything under `dir` as text, concatenated (empty while nothing arrived).
+fn contents_under(dir: &Path) -> String {
+    let mut text = String::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                text.push_str(&std::fs::read_to_string(&path).unwrap_or_default());
+            }
+        }
+    }
+    text
+}
+
+async fn delivery_journey(javascript: bool) -> anyhow::Result<()> {
+    if !browser::available() {
+        eprintln!("SKIPPED: chromium/chromedriver not installed (.ci/run installs them)");
+        return Ok(());
+    }
+    let tag = if javascript { "js" } else { "nojs" };
+    let (fjord, root) = Fjord::start_with_local_objects().await?;
+    let tenant = fjord.create_tenant("acme").await?;
+    let (email, password) = fjord.create_user("acme", "developer").await?;
+    let browser = Browser::start(javascript).await?;
+    let base = fjord.control_plane_url();
+    browser.sign_in(&base, &email, &password).await?;
+
+    browser.click_on("a[href='/delivery-streams']").await?;
+    browser.wait_for_text("No delivery streams yet").await?;
+    browser.click_on("a[href='/delivery-streams/new']").await?;
+    browser.wait_for_text("Buffering and compression").await?;
+    if javascript {
+        browser.wait_hydrated().await?;
+        browser.fill_in("input[name=bucket]", "Bad_Bucket").await?;
+        browser.wait_for_text("A bucket name: 3 to 63").await?;
+    }
+    let name = stream_name("console-delivery");
+    browser.fill_in("input[name=name]", &name).await?;
+    browser.fill_in("input[name=bucket]", "lake").await?;
+    browser.fill_in("input[name=prefix]", "console/").await?;
+    browser.fill_in("input[name=size_mib]", "1").await?;
+    browser.fill_in("input[name=interval_seconds]", "1").await?;
+    browser
+        .choose("select[name=compression]", "UNCOMPRESSED")
+        .await?;
+    browser.fill_in("textarea[name=tags]", "team=data").await?;
+    browser
+        .screenshot_full(&format!("{tag}-19-create-delivery-stream"), 1280)
+        .await?;
+    browser.click_on("main form button[type=submit]").await?;
+    browser
+        .wait_for_url(&format!("/delivery-streams/{name}"))
+        .await?;
+    let page = format!("{base}/delivery-streams/{name}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        browser.goto(&page).await?;
+        if javascript {
+            browser.wait_hydrated().await?;
+        }
+        if browser.body_text().await?.contains("ACTIVE") {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "{name} never became ACTIVE");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    for fact in ["arn:aws:s3:::lake", "console/", "1 MiB or 1 s", "team=data"] {
+        browser.wait_for_text(fact).await?;
+    }
+    browser.assert_no_panic("delivery stream page").await?;
+
+    // A test record from the console arrives in the bucket.
+    browser.click_on("details.card summary").await?;
+    let data = format!("{{\"from\":\"console {tag}\"}}");
+    browser.fill_in("textarea[name=data]", &data).await?;
+    browser
+        .click_on("details.card form button[type=submit]")
+        .await?;
+    browser.wait_for_text("Put as record").await?;
+    browser
+        .screenshot_full(&format!("{tag}-20-delivery-stream"), 1280)
+        .await?;
+    let bucket = root.join(&tenant.account_id).join("lake").join("console");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !contents_under(&bucket).contains(&format!("{data}\n")) {
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the console's record never reached {}",
+            bucket.display()
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    browser.goto(&format!("{base}/delivery-streams")).await?;
+    browser.wait_for_text(&name).await?;
+    browser.wait_for_text("s3://lake/console/").await?;
+    browser
+        .screenshot(&format!("{tag}-18-delivery-streams"))
+        .await?;
+    browser.assert_no_panic("delivery streams list").await?;
+
+    // Deleting needs the name typed.
+    browser.goto(&page).await?;
+    if javascript {
+        browser.wait_hydrated().await?;
+    }
+    browser.fill_in("input[name=confirm]", &name).await?;
+    browser.click_on("section.danger button").await?;
+    browser.wait_for_url("/delivery-streams").await?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        browser.goto(&format!("{base}/delivery-streams")).await?;
+        if browser
+            .body_text()
+            .await?
+            .contains("No delivery streams yet")
+        {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "{name} was never deleted");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    std::fs::remove_dir_all(&root).ok();
+    Ok(())
+}
+
+#[tokio::test]
+async fn delivery_streams_with_javascript() -> anyhow::Result<()> {
+    delivery_journey(true).await
+}
+
+#[tokio::test]
+async fn delivery_streams_without_javascript() -> anyhow::Result<()> {
+    delivery_journey(false).await
+}

@@ -1,0 +1,346 @@
+//! Delivery streams (Firehose): the list, the create page, and one delivery stream's page with
+//! its configuration, a test-record form and deletion.
+
+use leptos::prelude::*;
+use leptos_meta::Title;
+use leptos_router::components::A;
+use leptos_router::hooks::{use_params_map, use_query_map};
+
+use super::{use_flash, use_me};
+use crate::api::DeliveryStream;
+use crate::components::{DeleteZone, Empty, ErrorNote, ListHeading, Loading, action_error};
+use crate::model::delivery_form::{
+    COMPRESSIONS, bucket_error, error_prefix_error, interval_error, name_error, prefix_error,
+    size_error,
+};
+use crate::model::format;
+use crate::model::tags::parse_tags;
+use crate::server_fns::delivery_streams::{
+    CreateDeliveryStream, PutDeliveryRecord, describe_delivery_stream, list_delivery_streams,
+};
+use crate::server_fns::streams::list_streams;
+
+/// Buffer size and interval, in words.
+fn buffering(stream: &DeliveryStream) -> String {
+    format!(
+        "{} MiB or {} s",
+        stream.destination.buffering_size_mib, stream.destination.buffering_interval_seconds
+    )
+}
+
+#[component]
+pub fn DeliveryStreamsPage() -> impl IntoView {
+    let query = use_query_map();
+    let streams = Resource::new(move || query.read().get("cursor"), list_delivery_streams);
+    view! {
+        <Title text="Delivery streams · Fjord" />
+        <ListHeading title="Delivery streams" create_href="/delivery-streams/new" create_label="Create delivery stream" />
+        <Suspense fallback=|| view! { <Loading /> }>
+            {move || Suspend::new(async move {
+                match streams.await {
+                    Err(error) => view! { <ErrorNote error /> }.into_any(),
+                    Ok(page) if page.items.is_empty() => view! {
+                        <Empty>
+                            <p>"No delivery streams yet."</p>
+                            <p>"A delivery stream buffers records put into it (or read from a data stream) and writes them to a bucket. Create one here, or with " <code>"aws firehose create-delivery-stream"</code> "."</p>
+                        </Empty>
+                    }.into_any(),
+                    Ok(page) => {
+                        let next = page.next_cursor.clone().map(|cursor| format!("/delivery-streams?cursor={}", format::url_encode(&cursor)));
+                        view! {
+                            <div class="table-wrap">
+                                <table>
+                                    <caption class="visually-hidden">"Delivery streams"</caption>
+                                    <thead>
+                                        <tr>
+                                            <th scope="col">"Name"</th>
+                                            <th scope="col">"Status"</th>
+                                            <th scope="col">"Source"</th>
+                                            <th scope="col">"Destination"</th>
+                                            <th scope="col">"Buffering"</th>
+                                            <th scope="col">"Compression"</th>
+                                            <th scope="col">"Created"</th>
+                                        </tr>
+                                    </thead>
+                                    <tbody>
+                                        {page.items.into_iter().map(|stream| {
+                                            let href = format!("/delivery-streams/{}", stream.name);
+                                            let target = format!("s3://{}/{}", stream.destination.bucket, stream.destination.prefix);
+                                            let (source, buffer) = (stream.source_label(), buffering(&stream));
+                                            let status_class = format!("status {}", stream.status.to_lowercase());
+                                            let created = format::timestamp(&stream.created_at);
+                                            let DeliveryStream { name, status, destination, .. } = stream;
+                                            view! {
+                                                <tr>
+                                                    <th scope="row"><A href=href>{name}</A></th>
+                                                    <td><span class=status_class>{status}</span></td>
+                                                    <td>{source}</td>
+                                                    <td class="mono small">{target}</td>
+                                                    <td>{buffer}</td>
+                                                    <td>{destination.compression}</td>
+                                                    <td>{created}</td>
+                                                </tr>
+                                            }
+                                        }).collect_view()}
+                                    </tbody>
+                                </table>
+                            </div>
+                            {next.map(|href| view! { <p><a class="button secondary" href=href>"More delivery streams"</a></p> })}
+                        }.into_any()
+                    }
+                }
+            })}
+        </Suspense>
+    }
+}
+
+/// A text field bound to `value`, with its problem shown under it once touched.
+#[component]
+fn Field(
+    label: &'static str,
+    name: &'static str,
+    value: RwSignal<String>,
+    touched: RwSignal<bool>,
+    problem: Signal<Option<String>>,
+    #[prop(default = "text")] kind: &'static str,
+    #[prop(optional)] hint: &'static str,
+) -> impl IntoView {
+    // Each field shows its problem once it was typed in, so an empty form is not all red.
+    let mine = RwSignal::new(false);
+    let shown = move || mine.get().then(|| problem.get()).flatten();
+    let hint_id = format!("{name}-hint");
+    view! {
+        <label>
+            {label}
+            <input
+                type=kind
+                name=name
+                prop:value=move || value.get()
+                aria-describedby=hint_id.clone()
+                aria-invalid=move || shown().is_some().to_string()
+                on:input=move |ev| { mine.set(true); touched.set(true); value.set(event_target_value(&ev)); }
+            />
+        </label>
+        <p class="hint" id=hint_id>{hint}</p>
+        {move || shown().map(|problem| view! { <p class="field-error" role="alert">{problem}</p> })}
+    }
+}
+
+#[component]
+pub fn CreateDeliveryStreamPage() -> impl IntoView {
+    let create = ServerAction::<CreateDeliveryStream>::new();
+    let data_streams = Resource::new(|| (), |_| list_streams(None));
+    let name = RwSignal::new(String::new());
+    let bucket = RwSignal::new(String::new());
+    let prefix = RwSignal::new(String::new());
+    let error_prefix = RwSignal::new(String::new());
+    let size = RwSignal::new("5".to_owned());
+    let interval = RwSignal::new("300".to_owned());
+    let tags = RwSignal::new(String::new());
+    // Submitting is offered again once the form was touched and is valid.
+    let touched = RwSignal::new(false);
+    let name_problem = Signal::derive(move || name_error(&name.get()));
+    let bucket_problem = Signal::derive(move || bucket_error(&bucket.get()));
+    let prefix_problem = Signal::derive(move || prefix_error(&prefix.get()));
+    let error_prefix_problem =
+        Signal::derive(move || error_prefix_error(&prefix.get(), &error_prefix.get()));
+    let size_problem = Signal::derive(move || size_error(&size.get()));
+    let interval_problem = Signal::derive(move || interval_error(&interval.get()));
+    let tags_problem = move || parse_tags(&tags.get()).err();
+    let invalid = move || {
+        [
+            name_problem.get(),
+            bucket_problem.get(),
+            prefix_problem.get(),
+            error_prefix_problem.get(),
+            size_problem.get(),
+            interval_problem.get(),
+            tags_problem(),
+        ]
+        .iter()
+        .any(Option::is_some)
+    };
+    let pending = create.pending();
+    view! {
+        <Title text="Create delivery stream · Fjord" />
+        <p class="crumbs"><A href="/delivery-streams">"Delivery streams"</A> " / Create"</p>
+        <h1>"Create delivery stream"</h1>
+        <ActionForm action=create>
+            <fieldset>
+                <legend>"Delivery stream"</legend>
+                <Field label="Delivery stream name" name="name" value=name touched problem=name_problem
+                    hint="1–64 characters: letters, digits, _ . and -." />
+            </fieldset>
+            <fieldset>
+                <legend>"Source"</legend>
+                <label class="choice">
+                    <input type="radio" name="source" value="direct_put" checked />
+                    "Direct put " <span class="hint">"— producers call PutRecord and PutRecordBatch"</span>
+                </label>
+                <label class="choice">
+                    <input type="radio" name="source" value="kinesis_stream" />
+                    "Data stream " <span class="hint">"— read from one of your data streams"</span>
+                </label>
+                <label>
+                    "Data stream to read " <span class="hint">"(for a data stream source)"</span>
+                    <Suspense fallback=|| view! { <select name="source_stream" disabled><option>"Loading…"</option></select> }>
+                        {move || Suspend::new(async move {
+                            let names: Vec<String> = data_streams.await.map(|overview| overview.page.items.into_iter().map(|s| s.name).collect()).unwrap_or_default();
+                            view! {
+                                <select name="source_stream">
+                                    {names.into_iter().map(|name| view! { <option value=name.clone()>{name.clone()}</option> }).collect_view()}
+                                </select>
+                            }
+                        })}
+                    </Suspense>
+                </label>
+            </fieldset>
+            <fieldset>
+                <legend>"Destination: bucket"</legend>
+                <Field label="Bucket" name="bucket" value=bucket touched problem=bucket_problem
+                    hint="Delivered as arn:aws:s3:::<bucket>; without a configured object store, Fjord's local storage." />
+                <Field label="Prefix (optional)" name="prefix" value=prefix touched problem=prefix_problem
+                    hint="Up to 1024 characters; may use !{timestamp:yyyy/MM/dd}. Without expressions, yyyy/MM/dd/HH/ follows it." />
+                <Field label="Error output prefix" name="error_output_prefix" value=error_prefix touched problem=error_prefix_problem
+                    hint="Where records that cannot be delivered go; needed when the prefix has !{…} expressions." />
+            </fieldset>
+            <fieldset>
+                <legend>"Buffering and compression"</legend>
+                <Field label="Buffer size (MiB)" name="size_mib" kind="number" value=size touched problem=size_problem
+                    hint="1–128: an object is written when this much has arrived…" />
+                <Field label="Buffer interval (seconds)" name="interval_seconds" kind="number" value=interval touched problem=interval_problem
+                    hint="0–900: …or when the oldest record is this old." />
+                <label>
+                    "Compression"
+                    <select name="compression">
+                        {COMPRESSIONS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
+                    </select>
+                </label>
+                <label>
+                    "Tags " <span class="hint">"(key=value, one per line; optional)"</span>
+                    <textarea
+                        name="tags"
+                        rows="3"
+                        aria-invalid=move || tags_problem().is_some().to_string()
+                        on:input=move |ev| tags.set(event_target_value(&ev))
+                    ></textarea>
+                </label>
+                {move || tags_problem().map(|problem| view! { <p class="field-error" role="alert">{problem}</p> })}
+            </fieldset>
+            {move || action_error(create.value().get())}
+            <div class="actions">
+                <A href="/delivery-streams" attr:class="button secondary">"Cancel"</A>
+                <button type="submit" disabled=move || pending.get() || (touched.get() && invalid())>
+                    {move || if pending.get() { "Creating…" } else { "Create delivery stream" }}
+                </button>
+            </div>
+        </ActionForm>
+    }
+}
+
+#[component]
+pub fn DeliveryStreamPage() -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let stream = Resource::new(name, describe_delivery_stream);
+    let me = use_me();
+    view! {
+        <Title text=move || format!("{} · Delivery streams · Fjord", name()) />
+        <p class="crumbs"><A href="/delivery-streams">"Delivery streams"</A> <span>{format!(" / {}", name())}</span></p>
+        <h1>{name()}</h1>
+        <Suspense fallback=|| view! { <Loading /> }>
+            {move || Suspend::new(async move {
+                let can_write = me.await.map(|me| me.role.can_write()).unwrap_or(false);
+                match stream.await {
+                    Err(error) => view! { <ErrorNote error /> }.into_any(),
+                    Ok(stream) => view! {
+                        <DeliveryDetails stream=stream.clone() />
+                        {(can_write && stream.source == "direct_put").then(|| view! { <PutTestRecord name=stream.name.clone() /> })}
+                        {can_write.then(|| view! {
+                            <DeleteZone
+                                kind="delivery-streams"
+                                name=stream.name.clone()
+                                title="Delete delivery stream"
+                                warning="Deleting stops delivery and drops records not yet delivered. Objects already in the bucket stay."
+                            />
+                        })}
+                    }.into_any(),
+                }
+            })}
+        </Suspense>
+    }
+}
+
+#[component]
+fn DeliveryDetails(stream: DeliveryStream) -> impl IntoView {
+    let destination = stream.destination.clone();
+    let tags = if stream.tags.is_empty() {
+        "–".to_owned()
+    } else {
+        stream
+            .tags
+            .iter()
+            .map(|(key, value)| format!("{key}={value}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let or_dash = |text: &str| {
+        if text.is_empty() {
+            "–".to_owned()
+        } else {
+            text.to_owned()
+        }
+    };
+    view! {
+        <section aria-labelledby="details">
+            <h2 id="details">"Delivery stream details"</h2>
+            <dl class="facts">
+                <div><dt>"Status"</dt><dd><span class=format!("status {}", stream.status.to_lowercase())>{stream.status.clone()}</span></dd></div>
+                <div><dt>"Source"</dt><dd>{stream.source_label()}</dd></div>
+                <div><dt>"Version"</dt><dd>{stream.version_id}</dd></div>
+                <div><dt>"Created"</dt><dd>{format::timestamp(&stream.created_at)}</dd></div>
+                <div class="wide"><dt>"ARN"</dt><dd class="mono">{stream.arn.clone()}</dd></div>
+                <div class="wide"><dt>"Tags"</dt><dd>{tags}</dd></div>
+            </dl>
+        </section>
+        <section aria-labelledby="destination">
+            <h2 id="destination">"Destination"</h2>
+            <dl class="facts">
+                <div><dt>"Bucket"</dt><dd class="mono">{destination.bucket_arn.clone()}</dd></div>
+                <div><dt>"Prefix"</dt><dd class="mono">{or_dash(&destination.prefix)}</dd></div>
+                <div><dt>"Error output prefix"</dt><dd class="mono">{or_dash(&destination.error_output_prefix)}</dd></div>
+                <div><dt>"Buffering"</dt><dd>{buffering(&stream)}</dd></div>
+                <div><dt>"Compression"</dt><dd>{destination.compression.clone()}</dd></div>
+                <div><dt>"Destination id"</dt><dd class="mono">{destination.destination_id.clone()}</dd></div>
+            </dl>
+        </section>
+    }
+}
+
+#[component]
+fn PutTestRecord(name: String) -> impl IntoView {
+    let put = ServerAction::<PutDeliveryRecord>::new();
+    let flashed = use_flash::<String>("put_delivery_record");
+    let result = move || put.value().get().and_then(Result::ok).or_else(&flashed);
+    view! {
+        <details class="card" open=move || result().is_some()>
+            <summary>"Put a test record"</summary>
+            <ActionForm action=put>
+                <input type="hidden" name="name" value=name />
+                <label>
+                    "Data " <span class="hint">"(stored as typed, UTF-8)"</span>
+                    <textarea name="data" rows="3" class="mono">"{\"hello\": \"fjord\"}"</textarea>
+                </label>
+                <label class="choice">
+                    <input type="checkbox" name="newline" value="on" checked />
+                    "End it with a newline " <span class="hint">"(Firehose adds no delimiter between records)"</span>
+                </label>
+                {move || action_error(put.value().get())}
+                {move || result().map(|id| view! {
+                    <p class="ok" role="status">{format!("Put as record {id}; it is delivered with the next buffer.")}</p>
+                })}
+                <button type="submit" disabled=move || put.pending().get()>"Put record"</button>
+            </ActionForm>
+        </details>
+    }
+}
