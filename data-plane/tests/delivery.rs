@@ -69,17 +69,15 @@ fn keyed(key: &str, prefix: &str, rest: &str) -> bool {
 #[tokio::test]
 async fn records_become_gzip_objects_named_like_firehose() {
     let installation = Installation::new().await;
-    let spec = installation.spec(
-        "events",
-        "logs/!{timestamp:yyyy}/!{firehose:random-string}/",
-        Compression::Gzip,
-        Buffering {
-            size_mib: 1,
-            interval_seconds: 0,
-        },
-    );
-    installation.create_stream(&spec).await;
-    installation.publish_spec(&spec).await;
+    let spec = installation
+        .provision(
+            "events",
+            "logs/!{timestamp:yyyy}/!{firehose:random-string}/",
+            Compression::Gzip,
+            1,
+            0,
+        )
+        .await;
     let worker = start_worker(&installation);
     let records = numbered(50, "gz");
     let year = chrono::Utc::now().format("%Y").to_string();
@@ -122,17 +120,9 @@ async fn records_become_gzip_objects_named_like_firehose() {
 #[tokio::test]
 async fn a_full_buffer_is_written_before_its_interval_and_the_rest_at_shutdown() {
     let installation = Installation::new().await;
-    let spec = installation.spec(
-        "big",
-        "",
-        Compression::Uncompressed,
-        Buffering {
-            size_mib: 1,
-            interval_seconds: 900,
-        },
-    );
-    installation.create_stream(&spec).await;
-    installation.publish_spec(&spec).await;
+    let spec = installation
+        .provision("big", "", Compression::Uncompressed, 1, 900)
+        .await;
     let worker = start_worker(&installation);
     // Three records of 400 KiB pass 1 MiB: one object, long before 900 s.
     let big: Vec<Vec<u8>> = (0..3u8)
@@ -167,17 +157,9 @@ async fn a_full_buffer_is_written_before_its_interval_and_the_rest_at_shutdown()
 #[tokio::test]
 async fn a_buffer_is_written_when_its_interval_ends() {
     let installation = Installation::new().await;
-    let spec = installation.spec(
-        "slow",
-        "i/",
-        Compression::Uncompressed,
-        Buffering {
-            size_mib: 64,
-            interval_seconds: 2,
-        },
-    );
-    installation.create_stream(&spec).await;
-    installation.publish_spec(&spec).await;
+    let spec = installation
+        .provision("slow", "i/", Compression::Uncompressed, 64, 2)
+        .await;
     let worker = start_worker(&installation);
     // Let the worker open its consumer before the clock starts.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -208,17 +190,9 @@ async fn a_buffer_is_written_when_its_interval_ends() {
 #[tokio::test]
 async fn two_workers_share_a_delivery_stream_and_deliver_every_record() {
     let installation = Installation::new().await;
-    let spec = installation.spec(
-        "shared",
-        "s/",
-        Compression::Gzip,
-        Buffering {
-            size_mib: 1,
-            interval_seconds: 1,
-        },
-    );
-    installation.create_stream(&spec).await;
-    installation.publish_spec(&spec).await;
+    let spec = installation
+        .provision("shared", "s/", Compression::Gzip, 1, 1)
+        .await;
     let first = start_worker(&installation);
     let second = start_worker(&installation);
     let records = numbered(2000, "s");
@@ -264,17 +238,9 @@ async fn two_workers_share_a_delivery_stream_and_deliver_every_record() {
 #[tokio::test]
 async fn a_dead_workers_records_are_redelivered_to_another() {
     let installation = Installation::new().await;
-    let spec = installation.spec(
-        "takeover",
-        "t/",
-        Compression::Uncompressed,
-        Buffering {
-            size_mib: 64,
-            interval_seconds: 5,
-        },
-    );
-    installation.create_stream(&spec).await;
-    installation.publish_spec(&spec).await;
+    let spec = installation
+        .provision("takeover", "t/", Compression::Uncompressed, 64, 5)
+        .await;
     let doomed = start_worker(&installation);
     let records = numbered(20, "t");
     for record in &records {
@@ -346,17 +312,9 @@ async fn a_dead_workers_records_are_redelivered_to_another() {
 #[tokio::test]
 async fn records_are_not_acknowledged_until_their_object_is_written() {
     let installation = Installation::new().await;
-    let spec = installation.spec(
-        "blocked",
-        "b/",
-        Compression::Uncompressed,
-        Buffering {
-            size_mib: 1,
-            interval_seconds: 0,
-        },
-    );
-    installation.create_stream(&spec).await;
-    installation.publish_spec(&spec).await;
+    let spec = installation
+        .provision("blocked", "b/", Compression::Uncompressed, 1, 0)
+        .await;
     // A file where the bucket's folder belongs: every write fails until it is removed.
     let bucket_dir = installation.bucket_dir();
     std::fs::create_dir_all(bucket_dir.parent().unwrap()).unwrap();
@@ -414,17 +372,9 @@ async fn records_are_not_acknowledged_until_their_object_is_written() {
 #[tokio::test]
 async fn an_updated_destination_restarts_delivery_and_a_deleted_spec_stops_it() {
     let installation = Installation::new().await;
-    let mut spec = installation.spec(
-        "moving",
-        "v1/",
-        Compression::Uncompressed,
-        Buffering {
-            size_mib: 64,
-            interval_seconds: 900,
-        },
-    );
-    installation.create_stream(&spec).await;
-    installation.publish_spec(&spec).await;
+    let mut spec = installation
+        .provision("moving", "v1/", Compression::Uncompressed, 64, 900)
+        .await;
     let worker = start_worker(&installation);
     installation.put_record(&spec, b"before\n".to_vec()).await;
     tokio::time::sleep(Duration::from_secs(1)).await;

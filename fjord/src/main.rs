@@ -548,7 +548,11 @@ async fn serve(config: FjordConfig, demo_tenant: Option<String>) -> anyhow::Resu
                 demo_user.email, demo_user.email
             ),
         }
-        println!("  AWS endpoint (Kinesis):  {endpoint}");
+        println!("  AWS endpoint:            {endpoint}   (Kinesis and Firehose)");
+        println!(
+            "  delivered objects:       {}/{}/<bucket>/",
+            config.delivery.local_root, tenant.account_id
+        );
         println!("  region:                  {}", config.region);
         println!(
             "  tenant:                  {} (account {})",

@@ -72,26 +72,7 @@ pub(super) async fn untag(
     input: UntagInput,
 ) -> Result<Value, AwsError> {
     let mut validation = Validation::new();
-    let keys = match input.tag_keys {
-        None => {
-            validation.fail("null", "tagKeys", "Member must not be null");
-            Vec::new()
-        }
-        Some(keys) => keys,
-    };
-    if keys.is_empty() {
-        validation.fail(
-            "[]",
-            "tagKeys",
-            "Member must have length greater than or equal to 1",
-        );
-    } else if keys.len() > 50 {
-        validation.fail(
-            keys.len(),
-            "tagKeys",
-            "Member must have length less than or equal to 50",
-        );
-    }
+    let keys = crate::kinesis::tags::tag_keys(&mut validation, input.tag_keys);
     for key in &keys {
         check_tag_key(&mut validation, key, "tagKeys.member");
     }

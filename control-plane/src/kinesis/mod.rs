@@ -9,7 +9,7 @@ mod describe;
 mod limits;
 mod list;
 pub(crate) mod streams;
-mod tags;
+pub(crate) mod tags;
 
 use fjord_common::aws_error::{AwsError, AwsErrorKind};
 use fjord_common::kinesis::parse_input as parse;

@@ -76,13 +76,10 @@ pub(super) struct RemoveTagsInput {
     tag_keys: Option<Vec<String>>,
 }
 
-pub(super) async fn remove(
-    admin: &KinesisAdmin,
-    caller: &Caller,
-    input: RemoveTagsInput,
-) -> Result<Value, AwsError> {
-    let mut validation = Validation::new();
-    let keys = match input.tag_keys {
+/// The `TagKeys` of a remove/untag call: required, 1 to 50 of them (AWS's modelled
+/// constraints, the same for Kinesis and Firehose); each key is the caller's to check.
+pub(crate) fn tag_keys(validation: &mut Validation, keys: Option<Vec<String>>) -> Vec<String> {
+    let keys = match keys {
         None => {
             validation.fail("null", "tagKeys", "Member must not be null");
             Vec::new()
@@ -102,6 +99,16 @@ pub(super) async fn remove(
             "Member must have length less than or equal to 50",
         );
     }
+    keys
+}
+
+pub(super) async fn remove(
+    admin: &KinesisAdmin,
+    caller: &Caller,
+    input: RemoveTagsInput,
+) -> Result<Value, AwsError> {
+    let mut validation = Validation::new();
+    let keys = tag_keys(&mut validation, input.tag_keys);
     for key in &keys {
         validation.length(key, "tagKeys.member", 1, 128);
     }

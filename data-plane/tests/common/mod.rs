@@ -95,6 +95,30 @@ impl Installation {
         }
     }
 
+    /// A delivery stream as the reconciler leaves it: its spec, its JetStream stream, the spec
+    /// published. Buffers of `size_mib` or `interval_seconds`.
+    pub async fn provision(
+        &self,
+        name: &str,
+        prefix: &str,
+        compression: Compression,
+        size_mib: u32,
+        interval_seconds: u32,
+    ) -> DeliveryStreamSpec {
+        let spec = self.spec(
+            name,
+            prefix,
+            compression,
+            Buffering {
+                size_mib,
+                interval_seconds,
+            },
+        );
+        self.create_stream(&spec).await;
+        self.publish_spec(&spec).await;
+        spec
+    }
+
     /// Makes the delivery stream's JetStream stream as the reconciler does.
     pub async fn create_stream(&self, spec: &DeliveryStreamSpec) {
         self.jetstream
