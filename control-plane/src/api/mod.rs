@@ -34,7 +34,7 @@ use crate::auth::password::{PasswordError, Passwords};
 use crate::auth::rate_limit::{RateLimitPolicy, SignInLimiter};
 use crate::auth::session::SessionKeys;
 use crate::shards::Shards;
-use crate::store::Store;
+use crate::store::{Store, TenantId};
 use problem::Problem;
 
 /// What the REST handlers share.
@@ -154,6 +154,50 @@ pub(crate) fn page_limit(requested: Option<u32>, default: u32, max: u32) -> Resu
             "limit must be between 1 and {max}"
         )))
     }
+}
+
+/// What a name-ordered list's cursor carries, under the stream cursor MAC: the tenant and the
+/// last name of the page (streams and delivery streams alike).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct NameCursor {
+    #[serde(rename = "t")]
+    tenant_id: uuid::Uuid,
+    #[serde(rename = "n")]
+    after_name: String,
+}
+
+/// The name a list call's `cursor` says to continue after; a 400 problem for a cursor that is
+/// forged, damaged or another tenant's.
+pub(crate) fn name_after(
+    state: &ApiState,
+    tenant_id: TenantId,
+    cursor: Option<&str>,
+) -> Result<Option<String>, Problem> {
+    cursor
+        .map(|token| {
+            state
+                .stream_cursors
+                .verify::<NameCursor>(token)
+                .filter(|cursor| cursor.tenant_id == tenant_id.0)
+                .map(|cursor| cursor.after_name)
+                .ok_or_else(|| Problem::bad_request("invalid cursor"))
+        })
+        .transpose()
+}
+
+/// The cursor of the page after one whose last name is `last`, when there is more.
+pub(crate) fn cursor_after(
+    state: &ApiState,
+    tenant_id: TenantId,
+    last: Option<&str>,
+    more: bool,
+) -> Option<String> {
+    last.filter(|_| more).map(|name| {
+        state.stream_cursors.sign(&NameCursor {
+            tenant_id: tenant_id.0,
+            after_name: name.to_owned(),
+        })
+    })
 }
 
 /// The generated OpenAPI document.

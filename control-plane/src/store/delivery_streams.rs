@@ -304,6 +304,28 @@ impl Store {
         .await?)
     }
 
+    /// The tags of several delivery streams of the tenant at once, by delivery stream id,
+    /// each by key.
+    pub async fn tags_of_delivery_streams(
+        &self,
+        tenant_id: TenantId,
+        delivery_stream_ids: &[Uuid],
+    ) -> StoreResult<std::collections::HashMap<Uuid, Vec<(String, String)>>> {
+        let rows = sqlx::query_as::<_, (Uuid, String, String)>(
+            "SELECT delivery_stream_id, key, value FROM delivery_stream_tags
+             WHERE tenant_id = $1 AND delivery_stream_id = ANY($2) ORDER BY key",
+        )
+        .bind(tenant_id.0)
+        .bind(delivery_stream_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut tags = std::collections::HashMap::<Uuid, Vec<(String, String)>>::new();
+        for (id, key, value) in rows {
+            tags.entry(id).or_default().push((key, value));
+        }
+        Ok(tags)
+    }
+
     /// Adds or overwrites tags, keeping the delivery stream within
     /// [`MAX_TAGS_PER_DELIVERY_STREAM`] (else [`StoreError::QuotaExceeded`], nothing changed).
     pub async fn add_delivery_stream_tags(

@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 /// Where a delivery stream's records come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -120,13 +119,6 @@ pub struct ListDeliveryStreamsQuery {
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
-}
-
-/// A list cursor: the last name of the page, bound to the tenant.
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) struct DeliveryCursor {
-    pub tenant_id: Uuid,
-    pub after_delivery_stream: String,
 }
 
 /// One record to put.

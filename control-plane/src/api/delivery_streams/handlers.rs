@@ -9,12 +9,12 @@ use fjord_common::stream_ref::stream_arn;
 use serde_json::json;
 
 use super::dto::{
-    CreateDeliveryStreamRequest, DeliveryCursor, DeliverySourceKind, DeliveryStreamPage,
-    DeliveryStreamView, ListDeliveryStreamsQuery, UpdateDestinationRequest,
+    CreateDeliveryStreamRequest, DeliverySourceKind, DeliveryStreamPage, DeliveryStreamView,
+    ListDeliveryStreamsQuery, UpdateDestinationRequest,
 };
 use super::{
     admin, audit, aws_problem, caller, destination_input, find_delivery_stream, printable, run,
-    tags_input, view,
+    tags_input, view, view_with_tags,
 };
 use crate::api::ApiState;
 use crate::api::audit::RequestOrigin;
@@ -176,17 +176,7 @@ pub async fn list_delivery_streams(
     let Query(query) =
         query.map_err(|error| Problem::bad_request(format!("invalid query: {error}")))?;
     let limit = crate::api::page_limit(query.limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
-    let after = match query.cursor.as_deref() {
-        None => None,
-        Some(token) => Some(
-            state
-                .stream_cursors
-                .verify::<DeliveryCursor>(token)
-                .filter(|cursor| cursor.tenant_id == context.tenant_id.0)
-                .ok_or_else(|| Problem::bad_request("invalid cursor"))?
-                .after_delivery_stream,
-        ),
-    };
+    let after = crate::api::name_after(&state, context.tenant_id, query.cursor.as_deref())?;
     let mut rows = state
         .store
         .list_delivery_streams(
@@ -198,17 +188,21 @@ pub async fn list_delivery_streams(
         .await?;
     let more = rows.len() > limit as usize;
     rows.truncate(limit as usize);
-    let next_cursor = rows.last().filter(|_| more).map(|last| {
-        state.stream_cursors.sign(&DeliveryCursor {
-            tenant_id: context.tenant_id.0,
-            after_delivery_stream: last.name.clone(),
-        })
-    });
+    let last = rows.last().map(|last| last.name.as_str());
+    let next_cursor = crate::api::cursor_after(&state, context.tenant_id, last, more);
     let caller = caller(&state, &context).await?;
-    let mut items = Vec::with_capacity(rows.len());
-    for row in rows {
-        items.push(view(&state, &caller, row).await?);
-    }
+    let ids: Vec<_> = rows.iter().map(|row| row.id).collect();
+    let mut tags = state
+        .store
+        .tags_of_delivery_streams(context.tenant_id, &ids)
+        .await?;
+    let items = rows
+        .into_iter()
+        .map(|row| {
+            let tags = tags.remove(&row.id).unwrap_or_default();
+            view_with_tags(&state, &caller, row, tags)
+        })
+        .collect::<Result<Vec<_>, Problem>>()?;
     Ok(Json(DeliveryStreamPage { items, next_cursor }))
 }
 

@@ -143,6 +143,16 @@ async fn view(
         .store
         .delivery_stream_tags(caller.tenant_id, row.id)
         .await?;
+    view_with_tags(state, caller, row, tags)
+}
+
+/// A delivery stream with the tags already read (a list reads every row's tags at once).
+fn view_with_tags(
+    state: &ApiState,
+    caller: &Caller,
+    row: DeliveryStreamRow,
+    tags: Vec<(String, String)>,
+) -> Result<DeliveryStreamView, Problem> {
     let destination = row
         .destination()
         .ok_or_else(|| Problem::internal(&"a delivery stream holds an unreadable destination"))?;

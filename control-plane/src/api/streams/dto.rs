@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
-use uuid::Uuid;
 
 /// How a stream scales.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -160,13 +159,4 @@ pub struct LimitsView {
     pub write_records_per_second: Option<i64>,
     /// Bytes (partition keys plus data) per second, as `write_records_per_second`.
     pub write_bytes_per_second: Option<i64>,
-}
-
-/// What a list cursor carries, under the stream cursor MAC: the tenant and the last name.
-#[derive(Debug, Serialize, Deserialize)]
-pub(super) struct Cursor {
-    #[serde(rename = "t")]
-    pub(super) tenant_id: Uuid,
-    #[serde(rename = "n")]
-    pub(super) after_name: String,
 }

@@ -8,8 +8,7 @@ use axum::response::{IntoResponse, Response};
 use fjord_common::stream_ref::Validation;
 
 use super::dto::{
-    CreateStreamRequest, Cursor, ListStreamsQuery, StreamMode, StreamPage, StreamSummary,
-    StreamView,
+    CreateStreamRequest, ListStreamsQuery, StreamMode, StreamPage, StreamSummary, StreamView,
 };
 use super::{account_id, audit, find_stream, invalid, store_problem, summary, validate_tags, view};
 use crate::api::ApiState;
@@ -196,29 +195,15 @@ pub async fn list_streams(
     let Query(query) =
         query.map_err(|error| Problem::bad_request(format!("invalid query: {error}")))?;
     let limit = crate::api::page_limit(query.limit, DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)?;
-    let after = match query.cursor.as_deref() {
-        None => None,
-        Some(token) => Some(
-            state
-                .stream_cursors
-                .verify::<Cursor>(token)
-                .filter(|cursor| cursor.tenant_id == context.tenant_id.0)
-                .ok_or_else(|| Problem::bad_request("invalid cursor"))?
-                .after_name,
-        ),
-    };
+    let after = crate::api::name_after(&state, context.tenant_id, query.cursor.as_deref())?;
     let mut streams = state
         .store
         .list_streams_with_open_shards(context.tenant_id, after.as_deref(), i64::from(limit) + 1)
         .await?;
     let more = streams.len() > limit as usize;
     streams.truncate(limit as usize);
-    let next_cursor = streams.last().filter(|_| more).map(|last| {
-        state.stream_cursors.sign(&Cursor {
-            tenant_id: context.tenant_id.0,
-            after_name: last.stream.name.clone(),
-        })
-    });
+    let last = streams.last().map(|last| last.stream.name.as_str());
+    let next_cursor = crate::api::cursor_after(&state, context.tenant_id, last, more);
     let account_id = account_id(&state, &context).await?;
     Ok(Json(StreamPage {
         items: streams

@@ -8,7 +8,7 @@ use fjord_common::firehose::{ADMIN_ACTIONS, RECORD_ACTIONS, delivery_stream_arn}
 use fjord_common::kinesis::parse_input as parse;
 use fjord_common::permissions::{allows, firehose_action};
 
-use crate::aws::kinesis::{Answer, Caller};
+use crate::aws::kinesis::{Answer, Caller, access_denied};
 use crate::gateway::Gateway;
 
 /// The path segment of the control plane's internal API for these actions.
@@ -30,19 +30,11 @@ pub(crate) fn authorize(
     if firehose_action(action).is_some_and(|needed| allows(caller.role, needed)) {
         return Ok(());
     }
-    tracing::info!(
-        access_key_id = %caller.access_key_id,
-        role = %caller.role,
+    Err(access_denied(
+        caller,
+        "firehose",
         action,
-        "access denied"
-    );
-    Err(AwsError::new(
-        AwsErrorKind::AccessDeniedException,
-        format!(
-            "User: {} is not authorized to perform: firehose:{action} on resource: {}",
-            caller.access_key_id,
-            resource_arn(caller, region, body)
-        ),
+        &resource_arn(caller, region, body),
     ))
 }
 

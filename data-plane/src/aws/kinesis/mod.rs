@@ -53,20 +53,36 @@ pub(crate) fn authorize(
     if kinesis_action(action).is_some_and(|needed| allows(caller.role, needed)) {
         return Ok(());
     }
+    Err(access_denied(
+        caller,
+        "kinesis",
+        action,
+        &resource_arn(caller, region, body),
+    ))
+}
+
+/// AWS's `AccessDeniedException` for `caller` calling `<service>:<action>` on `resource`
+/// (logged, without secrets).
+pub(crate) fn access_denied(
+    caller: &Caller,
+    service: &str,
+    action: &str,
+    resource: &str,
+) -> AwsError {
     tracing::info!(
         access_key_id = %caller.access_key_id,
         role = %caller.role,
+        service,
         action,
         "access denied"
     );
-    Err(AwsError::new(
+    AwsError::new(
         AwsErrorKind::AccessDeniedException,
         format!(
-            "User: {} is not authorized to perform: kinesis:{action} on resource: {}",
-            caller.access_key_id,
-            resource_arn(caller, region, body)
+            "User: {} is not authorized to perform: {service}:{action} on resource: {resource}",
+            caller.access_key_id
         ),
-    ))
+    )
 }
 
 /// The stream the request names, as an ARN, or every stream of the account.
