@@ -1,15 +1,30 @@
-//! One worker's private buffer of a delivery stream's records: JetStream messages held
-//! unacknowledged until the object holding them is written.
+//! One worker's private buffer of a delivery stream's records: the JetStream messages that
+//! hold them, unacknowledged until everything made of them is delivered, and the records
+//! themselves, in order.
+//!
+//! A message is the unit of acknowledgement and a record the unit of delivery: a direct put
+//! stores one record per message, a Kinesis shard message holds every record one put call
+//! sent to that shard. A message is never split between buffers.
 
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::Message;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
+
+/// One record as the destination receives it.
+#[derive(Debug, Clone)]
+pub(crate) struct Record {
+    pub(crate) data: Bytes,
+    /// When the record reached Fjord (the JetStream time of its message).
+    pub(crate) arrival: DateTime<Utc>,
+}
 
 /// Records fetched and not yet delivered, in the order JetStream handed them out.
 #[derive(Default)]
 pub(crate) struct Buffer {
     messages: Vec<Message>,
+    records: Vec<Record>,
     bytes: usize,
     /// When the first record entered the buffer (the buffering interval runs from here).
     opened_at: Option<Instant>,
@@ -18,13 +33,17 @@ pub(crate) struct Buffer {
 }
 
 impl Buffer {
-    pub(crate) fn push(&mut self, message: Message, arrival: DateTime<Utc>) {
+    /// Adds a message and the records it holds.
+    pub(crate) fn push(&mut self, message: Message, records: impl IntoIterator<Item = Record>) {
         self.opened_at.get_or_insert_with(Instant::now);
-        self.oldest_arrival = Some(match self.oldest_arrival {
-            Some(oldest) => oldest.min(arrival),
-            None => arrival,
-        });
-        self.bytes += message.payload.len();
+        for record in records {
+            self.oldest_arrival = Some(match self.oldest_arrival {
+                Some(oldest) => oldest.min(record.arrival),
+                None => record.arrival,
+            });
+            self.bytes += record.data.len();
+            self.records.push(record);
+        }
         self.messages.push(message);
     }
 
@@ -32,10 +51,12 @@ impl Buffer {
         self.messages.is_empty()
     }
 
+    /// Records held.
     pub(crate) fn len(&self) -> usize {
-        self.messages.len()
+        self.records.len()
     }
 
+    /// Record bytes held.
     pub(crate) fn bytes(&self) -> usize {
         self.bytes
     }
@@ -46,6 +67,10 @@ impl Buffer {
 
     pub(crate) fn messages(&self) -> &[Message] {
         &self.messages
+    }
+
+    pub(crate) fn records(&self) -> &[Record] {
+        &self.records
     }
 
     /// When the buffer must be delivered by its interval, if it holds anything.
@@ -62,20 +87,21 @@ impl Buffer {
                     .is_some_and(|deadline| now >= deadline))
     }
 
-    /// The records concatenated as put (Firehose adds no delimiter).
-    pub(crate) fn concatenated(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.bytes);
-        for message in &self.messages {
-            out.extend_from_slice(&message.payload);
-        }
-        out
-    }
-
     /// Empties the buffer, handing its messages over (to acknowledge or give back).
     pub(crate) fn take(&mut self) -> Vec<Message> {
         self.bytes = 0;
         self.opened_at = None;
         self.oldest_arrival = None;
+        self.records.clear();
         std::mem::take(&mut self.messages)
     }
+}
+
+/// The records concatenated as put (Firehose adds no delimiter).
+pub(crate) fn concatenate(records: &[Record]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(records.iter().map(|r| r.data.len()).sum());
+    for record in records {
+        out.extend_from_slice(&record.data);
+    }
+    out
 }

@@ -46,8 +46,9 @@ impl DeliveryMetrics {
         self.objects_written.fetch_add(1, Ordering::Relaxed);
     }
 
-    pub(crate) fn redelivered(&self) {
-        self.possible_duplicates.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn redelivered(&self, records: u64) {
+        self.possible_duplicates
+            .fetch_add(records, Ordering::Relaxed);
     }
 
     pub(crate) fn write_failed(&self) {

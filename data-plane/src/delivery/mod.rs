@@ -2,15 +2,18 @@
 //! destinations, at least once. Stateless: any number of worker processes share each
 //! delivery stream's durable consumer, so a dead worker's records go to the others.
 //!
-//! `supervisor` follows the specs, `task` runs one delivery stream (pull, buffer, write,
-//! acknowledge), `buffer` holds a worker's records, `naming` makes Firehose's object keys,
+//! `supervisor` follows the specs, `task` runs one delivery stream (pull, buffer, deliver,
+//! acknowledge), `source` pulls a delivery stream's records, `buffer` holds a worker's
+//! records, `destination` prepares and sends a buffer, `naming` makes Firehose's object keys,
 //! `encode` compresses, `sink` writes objects, `metrics` counts (duplicates included).
 
 mod buffer;
+mod destination;
 mod encode;
 mod metrics;
 mod naming;
 mod sink;
+mod source;
 mod supervisor;
 mod task;
 
@@ -25,6 +28,9 @@ use tokio_util::sync::CancellationToken;
 pub use metrics::{DeliveryMetrics, DeliveryMetricsSnapshot};
 
 use task::{Settings, WorkerContext};
+
+/// First pause after a failed pull or send; doubled up to `delivery.retry_backoff_max_ms`.
+const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
 /// Runs the delivery workers until `cancel` fires; buffered records are written before it
 /// returns (or given back to the other workers if they cannot be).

@@ -1,42 +1,33 @@
-//! One delivery stream's delivery on one worker: pull records from the shared durable
-//! consumer into a private buffer, write the buffer as one object when it is full or old
-//! enough, and acknowledge its records only once the object is written.
+//! One delivery stream's delivery on one worker: pull records from the [`Source`] into a
+//! private buffer, hand the buffer to the [`Destination`] when it is full or old enough, and
+//! acknowledge its messages only once the destination has it.
 //!
-//! Any number of workers pull from the same consumer, so each record is in one worker's
+//! Any number of workers pull from the same consumers, so each record is in one worker's
 //! buffer at a time. A record is held unacknowledged for at most AckWait (the buffering
 //! interval plus a margin); a live worker reports progress on what it holds while it buffers
-//! or retries a write, so only a dead worker's records go back to the others, after AckWait.
-//! A write is retried with backoff until it succeeds: what was not written is never
-//! acknowledged. A record JetStream hands out again is counted as a possible duplicate.
+//! or retries, so only a dead worker's records go back to the others, after AckWait. A send
+//! is retried with backoff until it succeeds: what was not delivered is never acknowledged.
+//! A record JetStream hands out again is counted as a possible duplicate.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
-use async_nats::jetstream::consumer::{AckPolicy, PullConsumer, pull};
 use async_nats::jetstream::{self, AckKind, Message};
-use chrono::{DateTime, Utc};
-use fjord_common::firehose::{
-    Compression, DeliveryStreamSpec, DestinationTarget, MAX_RECORD_BYTES,
-};
+use chrono::Utc;
+use fjord_common::firehose::{DeliveryStreamSpec, DestinationTarget};
 use fjord_common::naming::Names;
-use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
+use super::FIRST_BACKOFF;
 use super::buffer::Buffer;
-use super::encode;
+use super::destination::{DeliveryError, Destination};
 use super::metrics::DeliveryMetrics;
-use super::naming::{KeyPrefix, object_key};
-use super::sink::ObjectSink;
+use super::source::Source;
 
-/// Room for one record of the largest size in a pull, with the message's framing.
-const ONE_RECORD_BYTES: usize = MAX_RECORD_BYTES + 64 * 1024;
 /// Longest a pull waits for records (a pull abandoned at shutdown holds records this long).
 const IDLE_PULL: Duration = Duration::from_secs(5);
 /// Shortest pull: JetStream needs some time to answer.
 const MIN_PULL: Duration = Duration::from_millis(100);
-/// First pause after a failed write or pull; doubled up to the configured maximum.
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
 /// The workers' knobs (`delivery.*` in the configuration).
 #[derive(Debug, Clone)]
@@ -59,44 +50,26 @@ pub(crate) struct WorkerContext {
 pub(crate) struct DeliveryTask {
     context: Arc<WorkerContext>,
     spec: DeliveryStreamSpec,
-    prefix: KeyPrefix,
-    compression: Compression,
-    sink: ObjectSink,
+    destination: Destination,
     interval: Duration,
     size_bytes: usize,
 }
 
 impl DeliveryTask {
-    /// Everything about `spec` that can be refused is refused here (an unsupported
-    /// compression, a prefix that cannot be evaluated, a bucket path that is not one).
+    /// Everything about `spec` that can be refused is refused here (see
+    /// [`Destination::new`]).
     pub(crate) fn new(
         context: Arc<WorkerContext>,
         spec: DeliveryStreamSpec,
     ) -> anyhow::Result<Self> {
-        let DestinationTarget::ObjectStore(destination) = &spec.destination.target;
-        if !encode::is_supported(destination.compression) {
-            anyhow::bail!(
-                "compression {} is not supported yet (GZIP, Snappy, HADOOP_SNAPPY and UNCOMPRESSED are)",
-                destination.compression.as_aws()
-            );
-        }
-        let prefix = KeyPrefix::parse(&destination.prefix).context("invalid prefix")?;
-        let sink = ObjectSink::local(&context.local_root, &spec.account_id, &destination.bucket)?;
-        let sample = object_key(
-            &prefix,
-            &spec.name,
-            spec.version_id,
-            Utc::now(),
-            destination.compression,
-        );
-        sink.path(&sample)
-            .context("the prefix does not make valid object keys")?;
+        let destination = Destination::new(&context, &spec)?;
+        let buffering = match &spec.destination.target {
+            DestinationTarget::ObjectStore(object) => object.buffering,
+        };
         Ok(Self {
-            interval: Duration::from_secs(u64::from(destination.buffering.interval_seconds)),
-            size_bytes: (destination.buffering.size_mib as usize).max(1) * 1024 * 1024,
-            compression: destination.compression,
-            prefix,
-            sink,
+            interval: Duration::from_secs(u64::from(buffering.interval_seconds)),
+            size_bytes: (buffering.size_mib as usize).max(1) * 1024 * 1024,
+            destination,
             context,
             spec,
         })
@@ -111,11 +84,12 @@ impl DeliveryTask {
         (self.ack_wait() / 3).max(MIN_PULL)
     }
 
-    /// Delivers until `cancel` fires; then writes what is buffered once more and gives back
-    /// (NAKs) what it could not write.
+    /// Delivers until `cancel` fires; then delivers what is buffered once more and gives back
+    /// (NAKs) what it could not deliver.
     #[tracing::instrument(skip_all, fields(tenant_id = %self.spec.tenant_id, delivery_stream = %self.spec.name))]
     pub(crate) async fn run(self, cancel: CancellationToken) {
-        let Some(consumer) = self.consumer(&cancel).await else {
+        let Some(source) = Source::open(&self.context, &self.spec, self.ack_wait(), &cancel).await
+        else {
             return;
         };
         tracing::info!(version_id = self.spec.version_id, "delivering");
@@ -142,9 +116,10 @@ impl DeliveryTask {
                 .min(self.heartbeat())
                 .min(IDLE_PULL)
                 .max(MIN_PULL);
+            let room = self.size_bytes.saturating_sub(buffer.bytes());
             tokio::select! {
                 _ = cancel.cancelled() => break,
-                fetched = self.fetch(&consumer, wait, &mut buffer) => match fetched {
+                fetched = source.fetch(&self.context, wait, room, &mut buffer) => match fetched {
                     Ok(()) => backoff = FIRST_BACKOFF,
                     Err(error) => {
                         tracing::warn!(error = format!("{error:#}"), "cannot pull records; retrying");
@@ -162,154 +137,33 @@ impl DeliveryTask {
         }
     }
 
-    /// The shared durable consumer, created or updated (AckWait follows the interval).
-    async fn consumer(&self, cancel: &CancellationToken) -> Option<PullConsumer> {
-        let id = self.spec.delivery_stream_id;
-        let names = &self.context.names;
-        let config = pull::Config {
-            durable_name: Some(names.delivery_consumer(id)),
-            ack_policy: AckPolicy::Explicit,
-            ack_wait: self.ack_wait(),
-            max_ack_pending: -1,
-            filter_subject: names.delivery_subject(id),
-            ..Default::default()
-        };
-        let mut backoff = FIRST_BACKOFF;
-        loop {
-            let created = async {
-                let stream = self
-                    .context
-                    .jetstream
-                    .get_stream_no_info(names.delivery_stream(id))
-                    .await?;
-                stream
-                    .create_consumer(config.clone())
-                    .await
-                    .map_err(anyhow::Error::from)
-            };
-            match created.await {
-                Ok(consumer) => return Some(consumer),
-                Err(error) => {
-                    tracing::warn!(
-                        error = format!("{error:#}"),
-                        "cannot open the delivery consumer; retrying"
-                    );
-                }
-            }
-            tokio::select! {
-                _ = cancel.cancelled() => return None,
-                _ = tokio::time::sleep(backoff) => {}
-            }
-            backoff = (backoff * 2).min(self.context.settings.retry_backoff_max);
-        }
-    }
-
-    /// Room left in the buffer for one pull: at least one record of the largest size, so a
-    /// pull never stalls on a record bigger than what is left.
-    fn room(&self, buffer: &Buffer) -> usize {
-        self.size_bytes
-            .saturating_sub(buffer.bytes())
-            .max(ONE_RECORD_BYTES)
-    }
-
-    /// Waits up to `wait` for a record, then takes what else is there at once, into `buffer`.
-    /// An idle delivery stream costs one waiting pull request per `wait`, not a poll loop.
-    async fn fetch(
-        &self,
-        consumer: &PullConsumer,
-        wait: Duration,
-        buffer: &mut Buffer,
-    ) -> anyhow::Result<()> {
-        let first = consumer
-            .batch()
-            .max_messages(1)
-            .max_bytes(self.room(buffer))
-            .expires(wait)
-            .messages()
-            .await
-            .context("pull request failed")?;
-        if self.take(first, buffer).await? == 0 || buffer.bytes() >= self.size_bytes {
-            return Ok(());
-        }
-        let rest = consumer
-            .fetch()
-            .max_messages(self.context.settings.fetch_max_records)
-            .max_bytes(self.room(buffer))
-            .messages()
-            .await
-            .context("pull request failed")?;
-        self.take(rest, buffer).await?;
-        Ok(())
-    }
-
-    /// Moves the records of one pull into `buffer`; returns how many there were.
-    async fn take(
-        &self,
-        mut batch: async_nats::jetstream::consumer::pull::Batch,
-        buffer: &mut Buffer,
-    ) -> anyhow::Result<usize> {
-        let mut fetched = 0;
-        while let Some(message) = batch.next().await {
-            let message = match message {
-                Ok(message) => message,
-                // The server ends a pull whose next record would pass max_bytes with a
-                // status; what arrived before it is kept.
-                Err(_) if fetched > 0 => break,
-                Err(error) => return Err(anyhow::anyhow!(error).context("pull failed")),
-            };
-            let (delivered, arrival) = match message.info() {
-                Ok(info) => (info.delivered, arrival_time(info.published)),
-                Err(error) => {
-                    tracing::warn!(%error, "a pulled message has no JetStream metadata");
-                    continue;
-                }
-            };
-            if delivered > 1 {
-                self.context.metrics.redelivered();
-            }
-            buffer.push(message, arrival);
-            fetched += 1;
-        }
-        Ok(fetched)
-    }
-
-    /// Writes the buffer as one object, retrying until it is written, then acknowledges its
-    /// records. If `cancel` fires while a write keeps failing, the records are given back.
+    /// Delivers the buffer, retrying until it is delivered, then acknowledges its messages.
+    /// If it cannot be prepared, or `cancel` fires while sending keeps failing, the messages
+    /// are given back.
     async fn deliver(&self, buffer: &mut Buffer, cancel: &CancellationToken) {
         let records = buffer.len();
         let bytes = buffer.bytes();
         let oldest = buffer.oldest_arrival().unwrap_or_else(Utc::now);
-        let key = object_key(
-            &self.prefix,
-            &self.spec.name,
-            self.spec.version_id,
-            oldest,
-            self.compression,
-        );
-        let Some(body) =
-            encode::compress(self.compression, buffer.concatenated()).map(bytes::Bytes::from)
-        else {
-            tracing::error!(
-                compression = self.compression.as_aws(),
-                "cannot compress; giving the records back"
-            );
-            give_back(buffer.take()).await;
-            return;
+        let prepared = match self.destination.prepare(buffer.records(), oldest) {
+            Ok(prepared) => prepared,
+            Err(error) => {
+                tracing::error!(%error, records, "cannot prepare a delivery; giving the records back");
+                give_back(buffer.take()).await;
+                return;
+            }
         };
+        let what = prepared.describe().to_owned();
         let mut backoff = FIRST_BACKOFF;
         let mut last_progress = Instant::now();
         let mut attempt = 1u32;
         loop {
-            match self.sink.put(&key, body.clone()).await {
+            match self.destination.send(&prepared).await {
                 Ok(()) => break,
                 Err(error) => {
                     self.context.metrics.write_failed();
-                    tracing::error!(%error, %key, attempt, records, "failed to write an object; retrying");
-                    if cancel.is_cancelled() {
-                        tracing::warn!(
-                            records,
-                            "stopping: the records go back to the other workers"
-                        );
+                    tracing::error!(%error, %what, attempt, records, "failed to deliver; retrying");
+                    if cancel.is_cancelled() || matches!(error, DeliveryError::Permanent(_)) {
+                        tracing::warn!(records, "the records go back to the other workers");
                         give_back(buffer.take()).await;
                         return;
                     }
@@ -334,14 +188,8 @@ impl DeliveryTask {
             }
         }
         self.context.metrics.delivered(records as u64, bytes as u64);
-        tracing::debug!(%key, records, bytes, "delivered an object");
+        tracing::debug!(%what, records, bytes, "delivered");
     }
-}
-
-/// A JetStream timestamp as UTC.
-fn arrival_time(published: time::OffsetDateTime) -> DateTime<Utc> {
-    let nanos = i64::try_from(published.unix_timestamp_nanos()).unwrap_or_default();
-    DateTime::from_timestamp_nanos(nanos)
 }
 
 /// Tells JetStream the records are still being worked on (resets their AckWait).
