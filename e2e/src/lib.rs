@@ -4,6 +4,7 @@
 //! clients (and raw signed requests) against them.
 
 pub mod browser;
+pub mod delivery;
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -110,6 +111,48 @@ pub fn firehose_client(
         .retry_config(aws_sdk_firehose::config::retry::RetryConfig::disabled())
         .build();
     aws_sdk_firehose::Client::from_conf(config)
+}
+
+/// One running `fjord worker`, killed when dropped.
+pub struct WorkerProcess {
+    child: Option<Child>,
+    log_path: PathBuf,
+}
+
+impl WorkerProcess {
+    /// The worker's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// `kill -9`: no shutdown path runs, nothing buffered is written or given back.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill(); // SIGKILL on Unix
+            let _ = child.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for the worker to write what it buffered and exit.
+    pub fn stop(&mut self) -> anyhow::Result<std::process::ExitStatus> {
+        let Some(mut child) = self.child.take() else {
+            bail!("the worker is not running");
+        };
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status()?;
+        if !status.success() {
+            bail!("cannot signal the worker");
+        }
+        Ok(child.wait()?)
+    }
+}
+
+impl Drop for WorkerProcess {
+    fn drop(&mut self) {
+        self.kill9();
+    }
 }
 
 /// Options for a started Fjord.
@@ -231,6 +274,27 @@ impl Fjord {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// A `fjord worker` process with this Fjord's settings plus `extra` (its own log).
+    pub fn start_worker(&self, extra: &[(&str, &str)]) -> anyhow::Result<WorkerProcess> {
+        let log_path = self
+            .log_path
+            .with_extension(format!("worker-{}.log", uuid::Uuid::new_v4().simple()));
+        let log = std::fs::File::create(&log_path)?;
+        let child = Command::new(fjord_binary())
+            .arg("worker")
+            .envs(self.env.iter().cloned())
+            .envs(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::from(log.try_clone()?))
+            .stderr(Stdio::from(log))
+            .spawn()
+            .with_context(|| format!("cannot start {} worker", fjord_binary().display()))?;
+        Ok(WorkerProcess {
+            child: Some(child),
+            log_path,
+        })
     }
 
     /// The process log so far.

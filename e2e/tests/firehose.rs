@@ -3,37 +3,16 @@
 //! in objects on the local filesystem destination, checked record for record.
 
 use std::collections::BTreeSet;
-use std::io::Read as _;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::{
-    BufferingHints, CompressionFormat, DeliveryStreamStatus, DeliveryStreamType,
-    ExtendedS3DestinationConfiguration, ExtendedS3DestinationUpdate, Record, Tag,
+    BufferingHints, CompressionFormat, DeliveryStreamType, ExtendedS3DestinationUpdate, Record, Tag,
+};
+use fjord_e2e::delivery::{
+    delivered_records, files_under, s3_destination, wait_delivery_stream_active as wait_active,
 };
 use fjord_e2e::{Fjord, error_type, stream_name};
-
-fn destination(
-    bucket: &str,
-    prefix: &str,
-    compression: CompressionFormat,
-) -> ExtendedS3DestinationConfiguration {
-    ExtendedS3DestinationConfiguration::builder()
-        .role_arn("arn:aws:iam::123456789012:role/firehose")
-        .bucket_arn(format!("arn:aws:s3:::{bucket}"))
-        .prefix(prefix)
-        .error_output_prefix("errors/!{firehose:error-output-type}/")
-        .buffering_hints(
-            BufferingHints::builder()
-                .size_in_mbs(1)
-                .interval_in_seconds(1)
-                .build(),
-        )
-        .compression_format(compression)
-        .build()
-        .expect("a complete destination")
-}
 
 /// `CreateDeliveryStream` (DirectPut) of `name` into `bucket`, uncompressed, prefix `p/`.
 async fn create(
@@ -48,77 +27,13 @@ async fn create(
     client
         .create_delivery_stream()
         .delivery_stream_name(name)
-        .extended_s3_destination_configuration(destination(
+        .extended_s3_destination_configuration(s3_destination(
             "lake",
             "p/",
             CompressionFormat::Uncompressed,
         ))
         .send()
         .await
-}
-
-async fn wait_active(client: &aws_sdk_firehose::Client, name: &str) -> anyhow::Result<()> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let described = client
-            .describe_delivery_stream()
-            .delivery_stream_name(name)
-            .send()
-            .await?;
-        let status = described
-            .delivery_stream_description()
-            .map(|d| d.delivery_stream_status().clone());
-        if status == Some(DeliveryStreamStatus::Active) {
-            return Ok(());
-        }
-        anyhow::ensure!(Instant::now() < deadline, "{name} stayed {status:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-/// Every file under `dir`, recursively, sorted.
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(dir) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                pending.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found.sort();
-    found
-}
-
-/// The records in the objects under `dir` (each record ends with a newline, as put), decoded
-/// from GZIP where the object's name says so, waiting until `expected` records arrived.
-async fn delivered_records(dir: &Path, expected: usize) -> anyhow::Result<Vec<String>> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let mut records = Vec::new();
-        for file in files_under(dir) {
-            let bytes = std::fs::read(&file)?;
-            let text = if file.extension().is_some_and(|e| e == "gz") {
-                let mut text = String::new();
-                flate2::read::MultiGzDecoder::new(bytes.as_slice()).read_to_string(&mut text)?;
-                text
-            } else {
-                String::from_utf8(bytes)?
-            };
-            records.extend(text.lines().map(str::to_owned));
-        }
-        if records.len() >= expected || Instant::now() > deadline {
-            return Ok(records);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
 }
 
 #[tokio::test]
@@ -136,7 +51,7 @@ async fn records_put_directly_arrive_in_the_bucket_once_each() -> anyhow::Result
             .create_delivery_stream()
             .delivery_stream_name(&name)
             .delivery_stream_type(DeliveryStreamType::DirectPut)
-            .extended_s3_destination_configuration(destination(
+            .extended_s3_destination_configuration(s3_destination(
                 bucket,
                 "events/!{timestamp:yyyy/MM/dd}/",
                 compression.clone(),
@@ -226,7 +141,7 @@ async fn administration_and_its_errors_match_firehose() -> anyhow::Result<()> {
     client
         .create_delivery_stream()
         .delivery_stream_name(&name)
-        .extended_s3_destination_configuration(destination(
+        .extended_s3_destination_configuration(s3_destination(
             "lake",
             "p/",
             CompressionFormat::Uncompressed,

@@ -512,10 +512,19 @@ async fn serve(config: FjordConfig, demo_tenant: Option<String>) -> anyhow::Resu
         console(&config),
     ));
     let mut gateway = tokio::spawn(fjord_data_plane::run(config.clone(), cancel.clone()));
-    let mut workers = tokio::spawn(fjord_data_plane::delivery::run_workers(
-        config.clone(),
-        cancel.clone(),
-    ));
+    let mut workers = if config.delivery.in_serve {
+        tokio::spawn(fjord_data_plane::delivery::run_workers(
+            config.clone(),
+            cancel.clone(),
+        ))
+    } else {
+        tracing::info!("delivery workers run elsewhere (delivery.in_serve = false)");
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            cancel.cancelled().await;
+            Ok(())
+        })
+    };
     if let Some(name) = demo_tenant {
         let tenant = admin::ensure_demo_tenant(
             &store,

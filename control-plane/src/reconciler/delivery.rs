@@ -146,20 +146,25 @@ async fn publish(reconciler: &Reconciler, row: &DeliveryStreamRow) -> anyhow::Re
     Ok(())
 }
 
-/// Withdraws the spec so gateways stop accepting puts, deletes the record stream, removes the row.
+/// Withdraws the spec so gateways stop accepting puts, deletes the record stream and the
+/// workers' delivery ledger, removes the row.
 async fn delete(reconciler: &Reconciler, row: &DeliveryStreamRow) -> anyhow::Result<()> {
     reconciler
         .config_bucket
         .purge(Names::delivery_stream_key(row.tenant_id, &row.name))
         .await
         .context("cannot withdraw delivery stream spec")?;
-    let name = reconciler.names.delivery_stream(row.id);
-    if reconciler.jetstream.get_stream(&name).await.is_ok() {
-        reconciler
-            .jetstream
-            .delete_stream(&name)
-            .await
-            .context("cannot delete delivery record stream")?;
+    for name in [
+        reconciler.names.delivery_stream(row.id),
+        reconciler.names.delivery_ledger_stream(row.id),
+    ] {
+        if reconciler.jetstream.get_stream(&name).await.is_ok() {
+            reconciler
+                .jetstream
+                .delete_stream(&name)
+                .await
+                .with_context(|| format!("cannot delete the JetStream stream {name}"))?;
+        }
     }
     reconciler
         .store

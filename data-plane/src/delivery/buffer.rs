@@ -12,6 +12,8 @@ use async_nats::jetstream::Message;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 
+use super::ledger::MessageId;
+
 /// One record as the destination receives it.
 #[derive(Debug, Clone)]
 pub(crate) struct Record {
@@ -20,10 +22,22 @@ pub(crate) struct Record {
     pub(crate) arrival: DateTime<Utc>,
 }
 
+/// A message JetStream had handed out before (to this or another worker).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Redelivered {
+    pub(crate) id: MessageId,
+    /// How many records it holds.
+    pub(crate) records: usize,
+    /// When it reached Fjord.
+    pub(crate) arrival: DateTime<Utc>,
+}
+
 /// Records fetched and not yet delivered, in the order JetStream handed them out.
 #[derive(Default)]
 pub(crate) struct Buffer {
     messages: Vec<Message>,
+    ids: Vec<MessageId>,
+    redelivered: Vec<Redelivered>,
     records: Vec<Record>,
     bytes: usize,
     /// When the first record entered the buffer (the buffering interval runs from here).
@@ -33,9 +47,23 @@ pub(crate) struct Buffer {
 }
 
 impl Buffer {
-    /// Adds a message and the records it holds.
-    pub(crate) fn push(&mut self, message: Message, records: impl IntoIterator<Item = Record>) {
+    /// Adds a message (`id`; `delivered` times handed out, this one included) and the records
+    /// it holds.
+    pub(crate) fn push(
+        &mut self,
+        message: Message,
+        id: MessageId,
+        delivered: i64,
+        records: Vec<Record>,
+    ) {
         self.opened_at.get_or_insert_with(Instant::now);
+        if delivered > 1 {
+            self.redelivered.push(Redelivered {
+                id,
+                records: records.len(),
+                arrival: records.first().map_or_else(Utc::now, |r| r.arrival),
+            });
+        }
         for record in records {
             self.oldest_arrival = Some(match self.oldest_arrival {
                 Some(oldest) => oldest.min(record.arrival),
@@ -45,6 +73,7 @@ impl Buffer {
             self.records.push(record);
         }
         self.messages.push(message);
+        self.ids.push(id);
     }
 
     pub(crate) fn is_empty(&self) -> bool {
@@ -73,6 +102,16 @@ impl Buffer {
         &self.records
     }
 
+    /// The ids of the messages held.
+    pub(crate) fn ids(&self) -> &[MessageId] {
+        &self.ids
+    }
+
+    /// The messages held that JetStream had handed out before.
+    pub(crate) fn redelivered(&self) -> &[Redelivered] {
+        &self.redelivered
+    }
+
     /// When the buffer must be delivered by its interval, if it holds anything.
     pub(crate) fn deadline(&self, interval: Duration) -> Option<Instant> {
         self.opened_at.map(|opened| opened + interval)
@@ -93,6 +132,8 @@ impl Buffer {
         self.opened_at = None;
         self.oldest_arrival = None;
         self.records.clear();
+        self.ids.clear();
+        self.redelivered.clear();
         std::mem::take(&mut self.messages)
     }
 }

@@ -8,6 +8,7 @@ use fjord_common::firehose::{Compression, DeliveryStreamSpec, DestinationTarget}
 
 use super::buffer::{Record, concatenate};
 use super::encode;
+use super::ledger::Entry;
 use super::naming::{KeyPrefix, object_key};
 use super::sink::{ObjectSink, SinkError};
 use super::task::WorkerContext;
@@ -27,6 +28,13 @@ impl Prepared {
     pub(crate) fn describe(&self) -> &str {
         match self {
             Self::Object { key, .. } => key,
+        }
+    }
+
+    /// The objects it makes, as the ledger notes them.
+    pub(crate) fn keys(&self) -> Vec<String> {
+        match self {
+            Self::Object { key, .. } => vec![key.clone()],
         }
     }
 }
@@ -116,6 +124,23 @@ impl Destination {
             (Self::Object(object), Prepared::Object { key, body }) => {
                 object.sink.put(key, body.clone()).await?;
                 Ok(())
+            }
+        }
+    }
+}
+
+impl Destination {
+    /// Whether the delivery a ledger entry notes reached the destination: `None` when the
+    /// destination cannot tell.
+    pub(crate) async fn has(&self, entry: &Entry) -> Result<Option<bool>, DeliveryError> {
+        match self {
+            Self::Object(object) => {
+                for key in &entry.keys {
+                    if !object.sink.exists(key).await? {
+                        return Ok(Some(false));
+                    }
+                }
+                Ok(Some(!entry.keys.is_empty()))
             }
         }
     }

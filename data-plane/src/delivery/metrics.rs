@@ -11,6 +11,7 @@ pub struct DeliveryMetrics {
     bytes_delivered: AtomicU64,
     objects_written: AtomicU64,
     possible_duplicates: AtomicU64,
+    duplicates: AtomicU64,
     write_failures: AtomicU64,
 }
 
@@ -25,6 +26,9 @@ pub struct DeliveryMetricsSnapshot {
     /// Records JetStream delivered to a worker more than once (a worker died, an ack was lost
     /// or a write outlived AckWait): each may appear in more than one object.
     pub possible_duplicates: u64,
+    /// Records delivered although an earlier delivery of theirs had reached the destination
+    /// (the delivery ledger tells): each is one extra copy at the destination.
+    pub duplicates: u64,
     /// Attempts to write an object that failed (each was retried).
     pub write_failures: u64,
 }
@@ -36,6 +40,7 @@ impl DeliveryMetrics {
             bytes_delivered: self.bytes_delivered.load(Ordering::Relaxed),
             objects_written: self.objects_written.load(Ordering::Relaxed),
             possible_duplicates: self.possible_duplicates.load(Ordering::Relaxed),
+            duplicates: self.duplicates.load(Ordering::Relaxed),
             write_failures: self.write_failures.load(Ordering::Relaxed),
         }
     }
@@ -49,6 +54,10 @@ impl DeliveryMetrics {
     pub(crate) fn redelivered(&self, records: u64) {
         self.possible_duplicates
             .fetch_add(records, Ordering::Relaxed);
+    }
+
+    pub(crate) fn duplicated(&self, records: u64) {
+        self.duplicates.fetch_add(records, Ordering::Relaxed);
     }
 
     pub(crate) fn write_failed(&self) {

@@ -10,6 +10,8 @@
 mod buffer;
 mod destination;
 mod encode;
+mod failpoint;
+mod ledger;
 mod metrics;
 mod naming;
 mod sink;
@@ -25,6 +27,8 @@ use fjord_common::config::FjordConfig;
 use fjord_common::naming::Names;
 use tokio_util::sync::CancellationToken;
 
+#[cfg(debug_assertions)]
+pub use failpoint::set_pause_before_ack;
 pub use metrics::{DeliveryMetrics, DeliveryMetricsSnapshot};
 
 use task::{Settings, WorkerContext};
@@ -55,6 +59,7 @@ pub async fn run_workers_with_metrics(
     let context = Arc::new(WorkerContext {
         jetstream,
         names,
+        replicas: config.nats.replicas,
         local_root: config.delivery.local_root.clone(),
         settings: Settings {
             ack_wait_margin: Duration::from_secs(config.delivery.ack_wait_margin_seconds),

@@ -52,6 +52,15 @@ impl ObjectSink {
         Path::parse(&full).map_err(|source| SinkError::InvalidKey { key: full, source })
     }
 
+    /// Whether the object `key` exists.
+    pub(crate) async fn exists(&self, key: &str) -> Result<bool, SinkError> {
+        match self.store.head(&self.path(key)?).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(error) => Err(error.into()),
+        }
+    }
+
     /// Writes `bytes` as the object `key`; returns once the store has it.
     pub(crate) async fn put(&self, key: &str, bytes: bytes::Bytes) -> Result<(), SinkError> {
         let path = self.path(key)?;

@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::FIRST_BACKOFF;
 use super::buffer::{Buffer, Record};
+use super::ledger::MessageId;
 use super::task::WorkerContext;
 
 /// Room for one record of the largest size in a pull, with the message's framing.
@@ -79,7 +80,7 @@ impl Source {
                     .messages()
                     .await
                     .context("pull request failed")?;
-                let (count, bytes) = take(context, first, buffer, direct_records).await?;
+                let (count, bytes) = take(context, first, 0, buffer, direct_records).await?;
                 if count == 0 || bytes >= room {
                     return Ok(());
                 }
@@ -90,7 +91,7 @@ impl Source {
                     .messages()
                     .await
                     .context("pull request failed")?;
-                take(context, rest, buffer, direct_records).await?;
+                take(context, rest, 0, buffer, direct_records).await?;
                 Ok(())
             }
         }
@@ -129,11 +130,12 @@ fn direct_records(message: &async_nats::jetstream::Message, arrival: DateTime<Ut
     }]
 }
 
-/// Moves the messages of one pull into `buffer`, with the records `records_of` finds in
-/// each; returns how many messages and record bytes there were.
+/// Moves the messages of one pull from the source's stream `lane` into `buffer`, with the
+/// records `records_of` finds in each; returns how many messages and record bytes there were.
 async fn take(
     context: &WorkerContext,
     mut batch: pull::Batch,
+    lane: u32,
     buffer: &mut Buffer,
     records_of: impl Fn(&async_nats::jetstream::Message, DateTime<Utc>) -> Vec<Record>,
 ) -> anyhow::Result<(usize, usize)> {
@@ -147,8 +149,12 @@ async fn take(
             Err(_) if fetched > 0 => break,
             Err(error) => return Err(anyhow::anyhow!(error).context("pull failed")),
         };
-        let (delivered, arrival) = match message.info() {
-            Ok(info) => (info.delivered, arrival_time(info.published)),
+        let (delivered, sequence, arrival) = match message.info() {
+            Ok(info) => (
+                info.delivered,
+                info.stream_sequence,
+                arrival_time(info.published),
+            ),
             Err(error) => {
                 tracing::warn!(%error, "a pulled message has no JetStream metadata");
                 continue;
@@ -159,7 +165,7 @@ async fn take(
             context.metrics.redelivered(records.len() as u64);
         }
         bytes += records.iter().map(|r| r.data.len()).sum::<usize>();
-        buffer.push(message, records);
+        buffer.push(message, MessageId { lane, sequence }, delivered, records);
         fetched += 1;
     }
     Ok((fetched, bytes))

@@ -21,6 +21,8 @@ use tokio_util::sync::CancellationToken;
 use super::FIRST_BACKOFF;
 use super::buffer::Buffer;
 use super::destination::{DeliveryError, Destination};
+use super::failpoint;
+use super::ledger::{Entry, Ledger};
 use super::metrics::DeliveryMetrics;
 use super::source::Source;
 
@@ -41,6 +43,8 @@ pub(crate) struct Settings {
 pub(crate) struct WorkerContext {
     pub(crate) jetstream: jetstream::Context,
     pub(crate) names: Names,
+    /// JetStream replicas for the streams workers create (the delivery ledger).
+    pub(crate) replicas: usize,
     pub(crate) local_root: String,
     pub(crate) settings: Settings,
     pub(crate) metrics: Arc<DeliveryMetrics>,
@@ -92,6 +96,9 @@ impl DeliveryTask {
         else {
             return;
         };
+        let Some(mut ledger) = self.open_ledger(&cancel).await else {
+            return;
+        };
         tracing::info!(version_id = self.spec.version_id, "delivering");
         let mut buffer = Buffer::default();
         let mut last_progress = Instant::now();
@@ -99,7 +106,7 @@ impl DeliveryTask {
         while !cancel.is_cancelled() {
             let now = Instant::now();
             if buffer.is_due(now, self.size_bytes, self.interval) {
-                self.deliver(&mut buffer, &cancel).await;
+                self.deliver(&mut buffer, &mut ledger, &cancel).await;
                 continue;
             }
             if buffer.is_empty() {
@@ -133,17 +140,85 @@ impl DeliveryTask {
             }
         }
         if !buffer.is_empty() {
-            self.deliver(&mut buffer, &cancel).await;
+            self.deliver(&mut buffer, &mut ledger, &cancel).await;
         }
+    }
+
+    /// The delivery stream's ledger, retrying until it opens or `cancel` fires (`None`).
+    async fn open_ledger(&self, cancel: &CancellationToken) -> Option<Ledger> {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            match Ledger::open(&self.context, self.spec.delivery_stream_id).await {
+                Ok(ledger) => return Some(ledger),
+                Err(error) => tracing::warn!(
+                    error = format!("{error:#}"),
+                    "cannot open the delivery ledger; retrying"
+                ),
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return None,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(self.context.settings.retry_backoff_max);
+        }
+    }
+
+    /// How many of the buffer's records an earlier delivery already brought to the
+    /// destination (see [`super::ledger`]). When the ledger or the destination cannot be
+    /// asked, every redelivered record counts: duplicates are over-counted, never hidden.
+    async fn duplicates(&self, buffer: &Buffer, ledger: &mut Ledger) -> usize {
+        let redelivered = buffer.redelivered();
+        let Some(since) = redelivered.iter().map(|r| r.arrival).min() else {
+            return 0;
+        };
+        let all = redelivered.iter().map(|r| r.records).sum();
+        let ids: Vec<_> = redelivered.iter().map(|r| r.id).collect();
+        let found = match ledger.find(&ids, since).await {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "cannot read the delivery ledger; counting every redelivered record as a duplicate"
+                );
+                return all;
+            }
+        };
+        let mut answers: Vec<(&Entry, bool)> = Vec::new();
+        let mut duplicates = 0;
+        for record in redelivered {
+            let Some(entry) = found.get(&record.id) else {
+                continue;
+            };
+            let delivered = match answers.iter().find(|(known, _)| *known == entry) {
+                Some((_, delivered)) => *delivered,
+                None => {
+                    let delivered = match self.destination.has(entry).await {
+                        Ok(Some(delivered)) => delivered,
+                        Ok(None) => true,
+                        Err(error) => {
+                            tracing::warn!(%error, "cannot tell whether an earlier delivery arrived; counting it as a duplicate");
+                            true
+                        }
+                    };
+                    answers.push((entry, delivered));
+                    delivered
+                }
+            };
+            if delivered {
+                duplicates += record.records;
+            }
+        }
+        duplicates
     }
 
     /// Delivers the buffer, retrying until it is delivered, then acknowledges its messages.
     /// If it cannot be prepared, or `cancel` fires while sending keeps failing, the messages
-    /// are given back.
-    async fn deliver(&self, buffer: &mut Buffer, cancel: &CancellationToken) {
+    /// are given back. Each send is noted in the ledger first.
+    async fn deliver(&self, buffer: &mut Buffer, ledger: &mut Ledger, cancel: &CancellationToken) {
         let records = buffer.len();
         let bytes = buffer.bytes();
         let oldest = buffer.oldest_arrival().unwrap_or_else(Utc::now);
+        let duplicates = self.duplicates(buffer, ledger).await;
         let prepared = match self.destination.prepare(buffer.records(), oldest) {
             Ok(prepared) => prepared,
             Err(error) => {
@@ -153,11 +228,37 @@ impl DeliveryTask {
             }
         };
         let what = prepared.describe().to_owned();
+        let entry = Entry::new(prepared.keys(), buffer.ids());
+        let mut noted = false;
         let mut backoff = FIRST_BACKOFF;
         let mut last_progress = Instant::now();
         let mut attempt = 1u32;
         loop {
-            match self.destination.send(&prepared).await {
+            let sent = async {
+                if !noted {
+                    ledger
+                        .note(&self.context, &entry)
+                        .await
+                        .map_err(|error| DeliveryError::Transient(format!("{error:#}")))?;
+                    noted = true;
+                }
+                self.destination.send(&prepared).await?;
+                failpoint::pause_before_ack().await;
+                Ok(())
+            };
+            // A slow send must not let AckWait pass: another worker would deliver the same
+            // records while this one is still sending them.
+            tokio::pin!(sent);
+            let outcome = loop {
+                tokio::select! {
+                    outcome = &mut sent => break outcome,
+                    _ = tokio::time::sleep(self.heartbeat()) => {
+                        progress(buffer.messages()).await;
+                        last_progress = Instant::now();
+                    }
+                }
+            };
+            match outcome {
                 Ok(()) => break,
                 Err(error) => {
                     self.context.metrics.write_failed();
@@ -188,6 +289,10 @@ impl DeliveryTask {
             }
         }
         self.context.metrics.delivered(records as u64, bytes as u64);
+        if duplicates > 0 {
+            self.context.metrics.duplicated(duplicates as u64);
+            tracing::info!(%what, duplicates, "delivered records an earlier delivery had already delivered");
+        }
         tracing::debug!(%what, records, bytes, "delivered");
     }
 }

@@ -47,6 +47,11 @@ pub struct FjordConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeliveryConfig {
+    /// Whether `fjord serve` runs delivery workers in its process (`fjord worker` always
+    /// does). Turn it off when workers run as processes of their own
+    /// (`FJORD__DELIVERY__IN_SERVE=false`).
+    #[serde(default = "yes")]
+    pub in_serve: bool,
     /// The folder the embedded object store writes to: an object of bucket `b` of the tenant
     /// with account id `a` is `<local_root>/a/b/<key>`, so tenants never share a bucket
     /// (`FJORD__DELIVERY__LOCAL_ROOT`).
@@ -61,6 +66,10 @@ pub struct DeliveryConfig {
     /// Longest pause between two attempts to write an object that failed (attempts back off
     /// exponentially from 200 ms up to this).
     pub retry_backoff_max_ms: u64,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The web console, served by the control plane under `/` (ADR 013).
@@ -234,6 +243,7 @@ impl Default for FjordConfig {
                 kinesis_endpoint: String::new(),
             },
             delivery: DeliveryConfig {
+                in_serve: true,
                 local_root: "objects".to_owned(),
                 ack_wait_margin_seconds: 60,
                 fetch_max_records: 1000,

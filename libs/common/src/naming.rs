@@ -76,6 +76,17 @@ impl Names {
         format!("delivery_{}", delivery_stream_id.simple())
     }
 
+    /// The JetStream stream where a delivery stream's workers note what each delivery holds
+    /// before sending it (the delivery ledger: exact duplicate counts after a crash).
+    pub fn delivery_ledger_stream(&self, delivery_stream_id: Uuid) -> String {
+        format!("FJ_{}_DSL_{}", self.prefix, delivery_stream_id.simple())
+    }
+
+    /// The subject of a delivery stream's ledger entries.
+    pub fn delivery_ledger_subject(&self, delivery_stream_id: Uuid) -> String {
+        format!("fj.{}.dsl.{}", self.prefix, delivery_stream_id.simple())
+    }
+
     /// KV key of a delivery stream spec, by tenant and name (hex encoded, as stream keys).
     pub fn delivery_stream_key(tenant_id: Uuid, name: &str) -> String {
         format!("delivery.{}.{}", tenant_id.simple(), hex::encode(name))

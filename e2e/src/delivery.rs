@@ -1,0 +1,107 @@
+//! What delivery stream tests share: a Firehose S3 destination, waiting for a delivery stream
+//! to become ACTIVE, and reading back the records delivered to the local object store.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use aws_sdk_firehose::types::{
+    BufferingHints, CompressionFormat, DeliveryStreamStatus, ExtendedS3DestinationConfiguration,
+};
+
+/// An `ExtendedS3DestinationConfiguration` into `bucket` under `prefix`, buffering 1 MiB or
+/// 1 s, with an error output prefix.
+pub fn s3_destination(
+    bucket: &str,
+    prefix: &str,
+    compression: CompressionFormat,
+) -> ExtendedS3DestinationConfiguration {
+    ExtendedS3DestinationConfiguration::builder()
+        .role_arn("arn:aws:iam::123456789012:role/firehose")
+        .bucket_arn(format!("arn:aws:s3:::{bucket}"))
+        .prefix(prefix)
+        .error_output_prefix("errors/!{firehose:error-output-type}/")
+        .buffering_hints(
+            BufferingHints::builder()
+                .size_in_mbs(1)
+                .interval_in_seconds(1)
+                .build(),
+        )
+        .compression_format(compression)
+        .build()
+        .expect("a complete destination")
+}
+
+/// Waits (up to 20 s) until the delivery stream `name` is ACTIVE.
+pub async fn wait_delivery_stream_active(
+    client: &aws_sdk_firehose::Client,
+    name: &str,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let described = client
+            .describe_delivery_stream()
+            .delivery_stream_name(name)
+            .send()
+            .await?;
+        let status = described
+            .delivery_stream_description()
+            .map(|d| d.delivery_stream_status().clone());
+        if status == Some(DeliveryStreamStatus::Active) {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "{name} stayed {status:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Every file under `dir`, recursively, sorted.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let mut pending = vec![dir.to_path_buf()];
+    while let Some(dir) = pending.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                pending.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// The records in the objects under `dir` now (each record ends with a newline, as put),
+/// decoded from GZIP where the object's name says so.
+pub fn object_records(dir: &Path) -> anyhow::Result<Vec<String>> {
+    let mut records = Vec::new();
+    for file in files_under(dir) {
+        let bytes = std::fs::read(&file)?;
+        let text = if file.extension().is_some_and(|e| e == "gz") {
+            let mut text = String::new();
+            flate2::read::MultiGzDecoder::new(bytes.as_slice()).read_to_string(&mut text)?;
+            text
+        } else {
+            String::from_utf8(bytes)?
+        };
+        records.extend(text.lines().map(str::to_owned));
+    }
+    Ok(records)
+}
+
+/// [`object_records`], waiting (up to 30 s) until `expected` records arrived.
+pub async fn delivered_records(dir: &Path, expected: usize) -> anyhow::Result<Vec<String>> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let records = object_records(dir)?;
+        if records.len() >= expected || Instant::now() > deadline {
+            return Ok(records);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
