@@ -13,6 +13,7 @@
 //! it is given (a tenant's bucket `b` is `<local_root>/<account id>/b/`).
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
@@ -256,7 +257,7 @@ pub(crate) async fn run(args: FirehoseArgs) -> Result<()> {
     let freshness_name = unique_name("fjord-bench-freshness");
 
     // Everything the timed phases send is generated up front.
-    let data = throughput_records(args.total, args.record_size, started_unix).into();
+    let data: Arc<[u8]> = throughput_records(args.total, args.record_size, started_unix).into();
 
     println!(
         "[{}] {} — delivery stream {throughput_name} into {}, {} × {} B records, batches of {}, \
@@ -347,7 +348,10 @@ pub(crate) async fn run(args: FirehoseArgs) -> Result<()> {
     let (active, put, end_to_end, freshness, notes) = outcome?;
     let result = FirehoseResult {
         label: args.label.clone(),
-        kinesis_label: args.kinesis_label.clone().unwrap_or(args.label.clone()),
+        kinesis_label: args
+            .kinesis_label
+            .clone()
+            .unwrap_or_else(|| args.label.clone()),
         endpoint: args.endpoint.clone(),
         delivery_stream: throughput_name,
         bucket,

@@ -319,7 +319,9 @@ pub(crate) async fn freshness(
             move |objects, seen_at| {
                 let mut seen = seen.lock().expect("seen lock");
                 for seq in objects.iter().flat_map(|o| freshness_sequences(o)) {
-                    if let Some(slot @ None) = seen.get_mut(seq) {
+                    if let Some(slot) = seen.get_mut(seq)
+                        && slot.is_none()
+                    {
                         *slot = Some(seen_at);
                         distinct += 1;
                     }
