@@ -93,6 +93,16 @@ where
     }
 }
 
+/// Generous timeouts for every SDK client of the bench (10 s connect, 120 s per attempt).
+pub(crate) fn sdk_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(120))
+        .operation_attempt_timeout(Duration::from_secs(120))
+        .operation_timeout(Duration::from_secs(120))
+        .build()
+}
+
 pub(crate) fn client(args: &KinesisArgs) -> Client {
     let credentials = Credentials::new(
         &args.access_key_id,
@@ -103,19 +113,13 @@ pub(crate) fn client(args: &KinesisArgs) -> Client {
     );
     // Generous timeouts, no SDK retries (we retry ourselves and count it), no stalled-stream
     // heuristics: the numbers should reflect the server, not client-side policies.
-    let timeouts = TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(10))
-        .read_timeout(Duration::from_secs(120))
-        .operation_attempt_timeout(Duration::from_secs(120))
-        .operation_timeout(Duration::from_secs(120))
-        .build();
     let config = aws_sdk_kinesis::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(&args.endpoint)
         .region(Region::new(args.region.clone()))
         .credentials_provider(credentials)
         .retry_config(RetryConfig::disabled())
-        .timeout_config(timeouts)
+        .timeout_config(sdk_timeouts())
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
         .build();
     Client::from_conf(config)

@@ -1,16 +1,17 @@
 //! `fjord-bench report`: a Markdown comparison of bench JSON files against the raw JetStream
-//! baseline.
+//! baseline; delivery streams get a table of their own (`report_delivery`).
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 
+use crate::report_delivery;
 use crate::results::{JetStreamResult, KinesisResult, LatencySummary, RunResult};
 
 #[derive(Debug, Clone, clap::Args)]
 pub(crate) struct ReportArgs {
-    /// Result files written with `--json` (kinesis or jetstream runs).
+    /// Result files written with `--json` (kinesis, firehose or jetstream runs).
     #[arg(long, num_args = 1.., required = true)]
     pub inputs: Vec<PathBuf>,
     /// The raw JetStream run the ratios are computed against.
@@ -28,7 +29,7 @@ fn load(path: &PathBuf) -> Result<RunResult> {
 }
 
 /// Thousands separators for rates: 71234.5 -> "71,235".
-fn num(v: f64) -> String {
+pub(crate) fn num(v: f64) -> String {
     if !v.is_finite() {
         return "–".to_owned();
     }
@@ -43,7 +44,7 @@ fn num(v: f64) -> String {
     if v < 0.0 { format!("-{out}") } else { out }
 }
 
-fn ms(v: f64) -> String {
+pub(crate) fn ms(v: f64) -> String {
     if v >= 100.0 {
         format!("{v:.0}")
     } else if v >= 10.0 {
@@ -61,14 +62,14 @@ fn lat(l: &LatencySummary) -> String {
     }
 }
 
-fn ratio(v: f64, base: Option<f64>) -> String {
+pub(crate) fn ratio(v: f64, base: Option<f64>) -> String {
     match base {
         Some(b) if b > 0.0 => format!("{:.2}×", v / b),
         _ => "–".to_owned(),
     }
 }
 
-fn cpu(records: u64, client: f64, server: Option<f64>) -> String {
+pub(crate) fn cpu(records: u64, client: f64, server: Option<f64>) -> String {
     if records == 0 {
         return "–".to_owned();
     }
@@ -82,7 +83,7 @@ pub(crate) fn run(args: ReportArgs) -> Result<()> {
     let baseline = match &args.baseline {
         Some(p) => match load(p)? {
             RunResult::Jetstream(j) => Some(j),
-            RunResult::Kinesis(_) => {
+            RunResult::Kinesis(_) | RunResult::Firehose(_) => {
                 anyhow::bail!("--baseline {} is not a jetstream run", p.display())
             }
         },
@@ -90,6 +91,7 @@ pub(crate) fn run(args: ReportArgs) -> Result<()> {
     };
     let mut kinesis = Vec::new();
     let mut jetstreams = Vec::new();
+    let mut firehose = Vec::new();
     for path in &args.inputs {
         if args.baseline.as_ref() == Some(path) {
             continue;
@@ -97,9 +99,15 @@ pub(crate) fn run(args: ReportArgs) -> Result<()> {
         match load(path)? {
             RunResult::Kinesis(k) => kinesis.push(k),
             RunResult::Jetstream(j) => jetstreams.push(j),
+            RunResult::Firehose(f) => firehose.push(f),
         }
     }
-    let md = render(baseline.as_ref(), &jetstreams, &kinesis);
+    let mut md = render(baseline.as_ref(), &jetstreams, &kinesis);
+    md.push_str(&report_delivery::render(
+        baseline.as_ref(),
+        &kinesis,
+        &firehose,
+    ));
     print!("{md}");
     if let Some(out) = &args.output {
         std::fs::write(out, &md).with_context(|| format!("writing {}", out.display()))?;

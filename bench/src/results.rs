@@ -1,4 +1,5 @@
-//! The JSON documents written by `kinesis --json` / `jetstream --json` and read by `report`.
+//! The JSON documents written by `kinesis --json` / `jetstream --json` / `firehose --json` and
+//! read by `report`.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,6 +9,7 @@ use serde::{Deserialize, Serialize};
 pub(crate) enum RunResult {
     Kinesis(KinesisResult),
     Jetstream(JetStreamResult),
+    Firehose(FirehoseResult),
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -112,6 +114,95 @@ pub(crate) struct JetStreamResult {
     pub read: ReadSummary,
     pub publish_latency_c1: LatencySummary,
     pub publish_latency_c16: LatencySummary,
+    pub started_unix: u64,
+    pub notes: Vec<String>,
+}
+
+/// End to end: from the first `PutRecordBatch` until every stored record was found in the
+/// delivered objects.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct DeliverySummary {
+    /// Records the puts stored (what the objects must hold).
+    pub expected: u64,
+    /// Distinct stored records found in the objects.
+    pub found: u64,
+    /// Stored records not found by the end of the phase.
+    pub missing: u64,
+    /// Extra copies of records found (at-least-once delivery may repeat a record).
+    pub duplicates: u64,
+    /// Lines in the objects that are not an exact copy of a record put in this run.
+    pub unrecognised: u64,
+    /// Objects read and their bytes.
+    pub objects: u64,
+    pub object_bytes: u64,
+    /// Payload bytes of the distinct records found.
+    pub bytes: u64,
+    /// First put sent → last missing record found (or the phase gave up).
+    pub seconds: f64,
+    /// Last put answered → last missing record found.
+    pub drain_after_last_put_ms: f64,
+    pub records_per_sec: f64,
+    pub mb_per_sec: f64,
+    /// `missing == 0`.
+    pub complete: bool,
+    /// How often the folder was scanned, in milliseconds.
+    pub poll_ms: u64,
+    /// CPU of the bench process (puts, and reading the objects back) per record found.
+    pub client_cpu_us_per_record: f64,
+    /// CPU of the `--server-pid` processes (gateway, worker, NATS) per record found.
+    pub server_cpu_us_per_record: Option<f64>,
+}
+
+/// Put one record at a time and time how long until an object holding it is visible.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct FreshnessSummary {
+    /// The delivery stream's buffering hints.
+    pub interval_seconds: u32,
+    pub size_mib: u32,
+    /// Records put per second, one call at a time.
+    pub rate_per_sec: f64,
+    /// Records put and acknowledged; calls that failed after retries.
+    pub records: u64,
+    pub failed_puts: u64,
+    /// Acknowledged records found in an object, and those never found.
+    pub seen: u64,
+    pub missing: u64,
+    pub objects: u64,
+    /// How often the folder was scanned, in milliseconds (the resolution of the figures).
+    pub poll_ms: u64,
+    /// PutRecord acknowledged → object holding the record visible, in milliseconds.
+    pub min_ms: f64,
+    pub mean_ms: f64,
+    pub p50_ms: f64,
+    pub p90_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// The PutRecord calls' own round trip.
+    pub put_p50_ms: f64,
+    pub put_p99_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct FirehoseResult {
+    pub label: String,
+    /// Label of the Kinesis run (same endpoint, same run) whose PutRecords rate is the ratio's
+    /// denominator.
+    pub kinesis_label: String,
+    pub endpoint: String,
+    pub delivery_stream: String,
+    pub bucket: String,
+    pub record_size: usize,
+    pub batch: usize,
+    pub concurrency: usize,
+    /// Buffering hints of the throughput delivery stream.
+    pub size_mib: u32,
+    pub interval_seconds: u32,
+    /// CreateDeliveryStream until DescribeDeliveryStream says ACTIVE.
+    pub stream_active_ms: f64,
+    /// The `PutRecordBatch` calls alone.
+    pub put: WriteSummary,
+    pub end_to_end: DeliverySummary,
+    pub freshness: FreshnessSummary,
     pub started_unix: u64,
     pub notes: Vec<String>,
 }
