@@ -86,9 +86,12 @@ impl Entry {
 pub(crate) struct Ledger {
     stream: stream::Stream,
     subject: String,
-    /// Entries read so far, oldest first, and where reading goes on.
-    entries: Vec<Entry>,
+    /// Entries read so far, oldest first, with when they were noted, and where reading goes
+    /// on.
+    entries: Vec<(DateTime<Utc>, Entry)>,
     next_sequence: Option<u64>,
+    /// The time reading started from: entries noted before it were not read.
+    read_from: Option<DateTime<Utc>>,
 }
 
 impl Ledger {
@@ -120,6 +123,7 @@ impl Ledger {
             subject,
             entries: Vec::new(),
             next_sequence: None,
+            read_from: None,
         })
     }
 
@@ -146,15 +150,24 @@ impl Ledger {
         self.catch_up(since).await?;
         let mut found = HashMap::new();
         for &id in ids {
-            if let Some(entry) = self.entries.iter().rev().find(|entry| entry.holds(id)) {
+            if let Some((_, entry)) = self.entries.iter().rev().find(|(_, entry)| entry.holds(id)) {
                 found.insert(id, entry.clone());
             }
         }
         Ok(found)
     }
 
-    /// Reads the entries noted since the last read (the first read starts at `since`).
+    /// Reads the entries noted since the last read; from `since` when nothing was read yet
+    /// or earlier entries are needed than were read. Entries as old as the ledger keeps them
+    /// are forgotten.
     async fn catch_up(&mut self, since: DateTime<Utc>) -> anyhow::Result<()> {
+        if self.read_from.is_none_or(|from| since < from) {
+            self.entries.clear();
+            self.next_sequence = None;
+            self.read_from = Some(since);
+        }
+        let horizon = Utc::now() - chrono::Duration::from_std(LEDGER_MAX_AGE).unwrap_or_default();
+        self.entries.retain(|(noted, _)| *noted >= horizon);
         let deliver_policy = match self.next_sequence {
             Some(sequence) => DeliverPolicy::ByStartSequence {
                 start_sequence: sequence,
@@ -197,11 +210,18 @@ impl Ledger {
             while let Some(message) = batch.next().await {
                 let message = message.map_err(|error| anyhow::anyhow!(error))?;
                 read += 1;
-                if let Ok(info) = message.info() {
-                    self.next_sequence = Some(info.stream_sequence + 1);
-                }
+                let noted = match message.info() {
+                    Ok(info) => {
+                        self.next_sequence = Some(info.stream_sequence + 1);
+                        DateTime::from_timestamp_nanos(
+                            i64::try_from(info.published.unix_timestamp_nanos())
+                                .unwrap_or_default(),
+                        )
+                    }
+                    Err(_) => Utc::now(),
+                };
                 match serde_json::from_slice::<Entry>(&message.payload) {
-                    Ok(entry) => self.entries.push(entry),
+                    Ok(entry) => self.entries.push((noted, entry)),
                     Err(error) => {
                         tracing::warn!(%error, "skipping a ledger entry that does not parse")
                     }
