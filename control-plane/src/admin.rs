@@ -439,7 +439,11 @@ pub struct ResealReport {
     pub already_current: usize,
     /// Changed (rotated or deleted) while this ran; they are under the current key anyway.
     pub changed_meanwhile: usize,
-    /// Keys whose secret opens under none of the configured master keys.
+    /// Registered buckets looked at, and those whose secrets were moved to the current key.
+    pub buckets: usize,
+    pub buckets_resealed: usize,
+    /// Keys (and buckets, as `bucket:<tenant id>/<name>`) whose secret opens under none of
+    /// the configured master keys.
     pub unopenable: Vec<String>,
     /// Tenants with resealed keys.
     #[serde(skip)]
@@ -472,7 +476,47 @@ pub async fn reseal_secrets(store: &Store, master_key: &MasterKey) -> anyhow::Re
             report.changed_meanwhile += 1;
         }
     }
+    reseal_buckets(store, &secret_box, &mut report).await?;
     Ok(report)
+}
+
+/// The bucket half of [`reseal_secrets`]: each registration's secrets, sealed for it.
+async fn reseal_buckets(
+    store: &Store,
+    secret_box: &fjord_common::secret::SecretBox,
+    report: &mut ResealReport,
+) -> anyhow::Result<()> {
+    for row in store.all_buckets().await? {
+        report.buckets += 1;
+        let Some(mut registered) = row.registered() else {
+            continue;
+        };
+        let context = fjord_common::buckets::seal_context(row.id);
+        let mut moved = false;
+        let mut unopenable = false;
+        for sealed in registered.location.sealed_secrets_mut() {
+            match secret_box.open_reporting(sealed, &context) {
+                Ok(opened) if opened.under_current_key => {}
+                Ok(opened) => {
+                    *sealed = secret_box.seal(&opened.plaintext, &context)?;
+                    moved = true;
+                }
+                Err(_) => unopenable = true,
+            }
+        }
+        if unopenable {
+            report
+                .unopenable
+                .push(format!("bucket:{}/{}", row.tenant_id, row.name));
+        } else if moved && store.reseal_bucket(&row, &registered.location).await? {
+            report.buckets_resealed += 1;
+            let tenant_id = TenantId(row.tenant_id);
+            if !report.tenants.contains(&tenant_id) {
+                report.tenants.push(tenant_id);
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Records an operator action in the audit log of each of `tenant_ids` (best effort: a

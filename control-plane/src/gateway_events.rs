@@ -1,6 +1,7 @@
 //! The control plane's end of the gateway's event path (ADR 009): key usage moves
 //! `access_keys.last_used_at` forward, refused calls become audit entries, and record
-//! traffic adds to the per-minute stream metrics (ADR 013).
+//! traffic adds to the per-minute stream metrics (ADR 013). Delivery workers report on the same
+//! path: delivery per delivery stream and minute, and delivery failures.
 //!
 //! Every control-plane process consumes the installation's events stream through one shared
 //! durable consumer, so each event is handled by one of them. An event is acknowledged only
@@ -17,14 +18,15 @@ use async_nats::jetstream::AckKind;
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use chrono::{DateTime, Utc};
 use fjord_common::events::{
-    EVENTS_MAX_AGE_SECS, EVENTS_MAX_BYTES, EVENTS_MAX_MESSAGE_BYTES, EventBody, GatewayEvent,
-    RefusedCall, StreamMinute, SuppressedRefusals,
+    DeliveryMinute, EVENTS_MAX_AGE_SECS, EVENTS_MAX_BYTES, EVENTS_MAX_MESSAGE_BYTES, EventBody,
+    GatewayEvent, RefusedCall, StreamMinute, SuppressedRefusals,
 };
 use fjord_common::naming::Names;
 use futures::StreamExt as _;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::audit::{ActorType, AuditEntry};
+use crate::store::delivery_metrics::{DeliveryFailureRow, DeliveryMinuteReport, DeliveryMinuteRow};
 use crate::store::key_usage::KeyUse;
 use crate::store::metrics::{StreamMinuteTraffic, Traffic};
 use crate::store::{Store, StoreError, TenantId};
@@ -157,6 +159,30 @@ impl EventConsumer {
                     .await
                     .map(|_| ())
             }
+            EventBody::DeliveryMetrics { minutes } => {
+                let minutes: Vec<DeliveryMinuteReport> =
+                    minutes.iter().map(delivery_minute_report).collect();
+                self.store
+                    .apply_delivery_metrics_once(event.id, &minutes)
+                    .await
+                    .map(|_| ())
+            }
+            EventBody::DeliveryFailed(failure) => self
+                .store
+                .record_delivery_failure_once(
+                    event.id,
+                    TenantId(failure.tenant_id),
+                    failure.delivery_stream_id,
+                    DeliveryFailureRow {
+                        occurred_at,
+                        stage: failure.stage.clone(),
+                        message: failure.message.clone(),
+                        records: i64::try_from(failure.records).unwrap_or(i64::MAX),
+                        suppressed: i64::try_from(failure.suppressed).unwrap_or(i64::MAX),
+                    },
+                )
+                .await
+                .map(|_| ()),
             EventBody::StreamMetrics { minutes } => {
                 let minutes: Vec<StreamMinuteTraffic> =
                     minutes.iter().filter_map(stream_minute_traffic).collect();
@@ -186,6 +212,26 @@ impl EventConsumer {
 pub enum Applied {
     Done,
     Retry,
+}
+
+/// A worker's count for one delivery stream minute, as the store adds it.
+fn delivery_minute_report(minute: &DeliveryMinute) -> DeliveryMinuteReport {
+    let count = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    DeliveryMinuteReport {
+        tenant_id: TenantId(minute.tenant_id),
+        delivery_stream_id: minute.delivery_stream_id,
+        counts: DeliveryMinuteRow {
+            minute: time_of(minute.minute_ms),
+            read_records: count(minute.read_records),
+            read_bytes: count(minute.read_bytes),
+            delivered_records: count(minute.delivered_records),
+            delivered_bytes: count(minute.delivered_bytes),
+            deliveries: count(minute.deliveries),
+            failed_attempts: count(minute.failed_attempts),
+            duplicates: count(minute.duplicates),
+            freshness_ms_max: minute.freshness_ms_max,
+        },
+    }
 }
 
 fn time_of(ms: i64) -> DateTime<Utc> {

@@ -12,6 +12,8 @@
 mod members;
 #[path = "support/nats.rs"]
 mod nats;
+#[path = "support/s3.rs"]
+mod s3;
 
 use std::collections::BTreeSet;
 
@@ -171,6 +173,16 @@ impl TestApp {
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
         let key_id = body["access_key_id"].as_str().unwrap().to_owned();
+        // A registered bucket of the same name.
+        let (status, body) = self
+            .call(
+                &owner,
+                "POST",
+                "/api/v1/buckets",
+                Some(json!({"name": STREAM, "store": test_bucket_store()})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
         let (status, body) = self
             .call(
                 &owner,
@@ -239,9 +251,14 @@ impl TestApp {
                 .fetch_all(&self.pool)
                 .await
                 .unwrap();
+        let buckets: Vec<(String, String)> =
+            sqlx::query_as("SELECT name, location::text FROM buckets ORDER BY name")
+                .fetch_all(&self.pool)
+                .await
+                .unwrap();
         json!({"streams": streams, "tags": tags, "keys": keys, "members": members,
                "invitations": invitations, "delivery_streams": delivery_streams,
-               "delivery_tags": delivery_tags})
+               "delivery_tags": delivery_tags, "buckets": buckets})
     }
 }
 
@@ -252,9 +269,17 @@ struct Ids {
     invitation_id: String,
 }
 
+/// Where tenant A's registered bucket lives: a bucket of the test S3 server.
+fn test_bucket_store() -> Value {
+    let s3 = s3::S3::from_env();
+    let remote = s3.create_bucket("isolated");
+    s3.store(&remote)
+}
+
 /// A valid request body for a route, so that only the tenant can be wrong.
 fn body_for(method: &str, template: &str) -> Option<Value> {
     match (method, template) {
+        ("PUT", "/api/v1/buckets/{name}") => Some(test_bucket_store()),
         ("PUT", path) if path.ends_with("/retention") => Some(json!({"retention_hours": 48})),
         ("PUT", path) if path.ends_with("/tags") => Some(json!({"tags": {"other": "x"}})),
         ("PATCH", path) if path.starts_with("/api/v1/users/") => Some(json!({"role": "viewer"})),

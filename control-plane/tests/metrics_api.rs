@@ -2,7 +2,8 @@
 //! JetStream: gateway events add up once each, whatever the redeliveries, and only to the
 //! tenant's live streams; records over REST count too; the REST endpoints answer whole,
 //! zero-filled minutes, check their bounds, and keep tenants apart; a deleted stream takes its
-//! metrics with it; old minutes are pruned.
+//! metrics with it; old minutes are pruned. Delivery workers' reports (delivery per delivery
+//! stream and minute, failures) take the same path to their own endpoints.
 
 #[path = "support/members.rs"]
 mod members;
@@ -15,7 +16,9 @@ use axum::http::StatusCode;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use chrono::{DateTime, Duration, Utc};
-use fjord_common::events::{EventBody, GatewayEvent, StreamMinute};
+use fjord_common::events::{
+    DeliveryFailure, DeliveryMinute, EventBody, GatewayEvent, StreamMinute,
+};
 use fjord_control_plane::api::{self, ApiState};
 use fjord_control_plane::auth::permissions::Role;
 use fjord_control_plane::auth::rate_limit::RateLimitPolicy;
@@ -611,4 +614,155 @@ async fn pruning_drops_minutes_past_the_retention_and_old_event_ids(pool: PgPool
         .unwrap();
     assert_eq!(kept, [new_event]);
     assert_eq!(app.store.prune_metrics().await.unwrap(), (0, 0));
+}
+
+/// A delivery stream of `tenant` (as created over REST); its id.
+async fn delivery_stream(app: &TestApp, tenant: TenantId, name: &str) -> Uuid {
+    let developer = app.token(tenant, Role::Developer).await;
+    let answer = app
+        .call(
+            &developer,
+            "POST",
+            "/delivery-streams",
+            Some(json!({"name": name, "destination": {"bucket_arn": "arn:aws:s3:::lake"}})),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
+    app.store
+        .delivery_stream_by_name(tenant, name)
+        .await
+        .unwrap()
+        .unwrap()
+        .id
+}
+
+fn delivery_event(body: EventBody) -> Vec<u8> {
+    serde_json::to_vec(&GatewayEvent {
+        id: Uuid::now_v7(),
+        occurred_at_ms: Utc::now().timestamp_millis(),
+        body,
+    })
+    .unwrap()
+}
+
+fn delivery_minute(
+    tenant: TenantId,
+    delivery_stream_id: Uuid,
+    at: DateTime<Utc>,
+    delivered: u64,
+    freshness_ms_max: i64,
+) -> DeliveryMinute {
+    DeliveryMinute {
+        tenant_id: tenant.0,
+        delivery_stream_id,
+        minute_ms: minute_start(at).timestamp_millis(),
+        read_records: delivered + 1,
+        read_bytes: 10 * (delivered + 1),
+        delivered_records: delivered,
+        delivered_bytes: 10 * delivered,
+        deliveries: 1,
+        failed_attempts: 2,
+        duplicates: 1,
+        freshness_ms_max,
+    }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn delivery_reports_add_up_once_and_failures_are_kept_newest_first(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let id = delivery_stream(&app, app.acme, "events").await;
+    let consumer = app.consumer().await;
+    let now = Utc::now();
+    let earlier = now - Duration::minutes(2);
+    let first = delivery_event(EventBody::DeliveryMetrics {
+        minutes: vec![
+            delivery_minute(app.acme, id, now, 100, 1_500),
+            delivery_minute(app.acme, id, earlier, 40, 900),
+        ],
+    });
+    assert_eq!(consumer.apply(&first).await, Applied::Done);
+    assert_eq!(consumer.apply(&first).await, Applied::Done, "redelivered");
+    let second = delivery_event(EventBody::DeliveryMetrics {
+        minutes: vec![delivery_minute(app.acme, id, now, 50, 700)],
+    });
+    assert_eq!(consumer.apply(&second).await, Applied::Done);
+    // Another tenant's id for the same delivery stream changes nothing.
+    let forged = delivery_event(EventBody::DeliveryMetrics {
+        minutes: vec![delivery_minute(app.globex, id, now, 1_000, 9_000)],
+    });
+    assert_eq!(consumer.apply(&forged).await, Applied::Done);
+
+    let viewer = app.token(app.acme, Role::Viewer).await;
+    let body = app
+        .get(&viewer, "/delivery-streams/events/metrics?minutes=5")
+        .await;
+    assert_eq!(body["period_seconds"], 60);
+    assert_eq!(body["points"].as_array().unwrap().len(), 5);
+    let current = &point(&body, now)["counts"];
+    assert_eq!(current["delivered_records"], 150, "added once per event");
+    assert_eq!(current["delivered_bytes"], 1_500);
+    assert_eq!(current["read_records"], 152);
+    assert_eq!(current["deliveries"], 2);
+    assert_eq!(current["failed_attempts"], 4);
+    assert_eq!(current["duplicates"], 2);
+    assert_eq!(current["freshness_ms_max"], 1_500, "the highest freshness");
+    assert_eq!(point(&body, earlier)["counts"]["delivered_records"], 40);
+    assert_eq!(
+        point(&body, now - Duration::minutes(1))["counts"]["delivered_records"],
+        0
+    );
+    assert_eq!(body["totals"]["delivered_records"], 190);
+    assert_eq!(body["totals"]["freshness_ms_max"], 1_500);
+
+    for at in 0..3 {
+        let failure = delivery_event(EventBody::DeliveryFailed(DeliveryFailure {
+            tenant_id: app.acme.0,
+            delivery_stream_id: id,
+            stage: "delivery".to_owned(),
+            message: format!("the store refused ({at})"),
+            records: 10,
+            suppressed: at,
+        }));
+        assert_eq!(consumer.apply(&failure).await, Applied::Done);
+        assert_eq!(consumer.apply(&failure).await, Applied::Done, "redelivered");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let failures = app
+        .get(&viewer, "/delivery-streams/events/failures?limit=2")
+        .await;
+    let items = failures["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["message"], "the store refused (2)", "newest first");
+    assert_eq!(items[0]["stage"], "delivery");
+    assert_eq!(items[0]["records"], 10);
+    assert_eq!(items[0]["suppressed"], 2);
+    assert_eq!(items[1]["message"], "the store refused (1)");
+    let all = app.get(&viewer, "/delivery-streams/events/failures").await;
+    assert_eq!(
+        all["items"].as_array().unwrap().len(),
+        3,
+        "each applied once"
+    );
+
+    for bad in [
+        "/delivery-streams/events/failures?limit=0",
+        "/delivery-streams/events/failures?limit=101",
+        "/delivery-streams/events/failures?colour=blue",
+        "/delivery-streams/events/metrics?minutes=0",
+    ] {
+        rest::assert_problem(
+            &app.call(&viewer, "GET", bad, None).await,
+            StatusCode::BAD_REQUEST,
+        );
+    }
+    let globex = app.token(app.globex, Role::Admin).await;
+    for path in [
+        "/delivery-streams/events/metrics",
+        "/delivery-streams/events/failures",
+    ] {
+        rest::assert_problem(
+            &app.call(&globex, "GET", path, None).await,
+            StatusCode::NOT_FOUND,
+        );
+    }
 }

@@ -68,7 +68,7 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-fn event(body: EventBody) -> GatewayEvent {
+pub(crate) fn event(body: EventBody) -> GatewayEvent {
     GatewayEvent {
         id: Uuid::now_v7(),
         occurred_at_ms: now_ms(),

@@ -105,3 +105,58 @@ pub async fn delivered_records(dir: &Path, expected: usize) -> anyhow::Result<Ve
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The S3-compatible server delivery tests write to (`.ci/services` starts it with
+/// `FJORD_SERVICES_S3=1`): an `s3s-fs` checking SigV4 against one access key and serving the
+/// folders under its root as buckets, so a test reads the objects back from disk.
+pub struct TestS3 {
+    pub url: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub root: PathBuf,
+}
+
+impl TestS3 {
+    /// The server `.ci/services` exported; an error saying how to start it if there is none.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str| {
+            std::env::var(name).map_err(|_| {
+                anyhow::anyhow!(
+                    "this test needs the test S3 server: {name} is not set (run `eval \"$(FJORD_SERVICES_S3=1 bash .ci/services)\"`)"
+                )
+            })
+        };
+        Ok(Self {
+            url: var("FJORD_TEST_S3_URL")?,
+            access_key_id: var("FJORD_TEST_S3_ACCESS_KEY_ID")?,
+            secret_access_key: var("FJORD_TEST_S3_SECRET_ACCESS_KEY")?,
+            root: PathBuf::from(var("FJORD_TEST_S3_ROOT")?),
+        })
+    }
+
+    /// Creates a bucket of a fresh name; its name.
+    pub fn create_bucket(&self, stem: &str) -> anyhow::Result<String> {
+        let name = format!(
+            "{stem}-{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        std::fs::create_dir_all(self.root.join(&name))?;
+        Ok(name)
+    }
+
+    /// The REST `store` object registering `bucket` of this server.
+    pub fn store(&self, bucket: &str) -> serde_json::Value {
+        serde_json::json!({
+            "kind": "s3",
+            "bucket": bucket,
+            "endpoint": self.url,
+            "access_key_id": self.access_key_id,
+            "secret_access_key": self.secret_access_key,
+        })
+    }
+
+    /// The folder holding `bucket`'s objects.
+    pub fn bucket_dir(&self, bucket: &str) -> PathBuf {
+        self.root.join(bucket)
+    }
+}

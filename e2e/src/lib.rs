@@ -222,6 +222,11 @@ impl Fjord {
                 "FJORD__CONTROL_PLANE__RECONCILE_INTERVAL_MS".to_owned(),
                 "200".to_owned(),
             ),
+            // Delivery metrics reach the REST API within a second.
+            (
+                "FJORD__DELIVERY__METRICS_FLUSH_MS".to_owned(),
+                "500".to_owned(),
+            ),
         ];
         for (key, value) in options.settings {
             env.retain(|(existing, _)| existing != &key);

@@ -172,5 +172,33 @@ async fn a_worker_killed_between_writing_and_acknowledging_loses_nothing_and_eve
         delivered.len()
     );
     assert_eq!(reported, found_duplicates, "{}", survivor.log());
+
+    // The same count reaches the REST API (and the console) through the workers' reports.
+    let admin = fjord.session("crash", "admin").await?;
+    let url = format!(
+        "{}/api/v1/delivery-streams/crash/metrics?minutes=30",
+        fjord.control_plane_url()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let totals = loop {
+        let metrics: serde_json::Value = reqwest::Client::new()
+            .get(&url)
+            .bearer_auth(&admin)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        let totals = metrics["totals"].clone();
+        if totals["duplicates"].as_u64() == Some(found_duplicates) || Instant::now() > deadline {
+            break totals;
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(
+        totals["duplicates"].as_u64(),
+        Some(found_duplicates),
+        "REST totals: {totals}"
+    );
     Ok(())
 }

@@ -415,7 +415,12 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
                     &admin::operator_name(),
                     "keys:ResealSecrets",
                     "*",
-                    serde_json::json!({ "resealed": report.resealed, "keys": report.keys }),
+                    serde_json::json!({
+                        "resealed": report.resealed,
+                        "keys": report.keys,
+                        "buckets": report.buckets,
+                        "buckets_resealed": report.buckets_resealed,
+                    }),
                 )
                 .await;
                 match output {
@@ -425,11 +430,13 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
                         println!("resealed:          {}", report.resealed);
                         println!("already current:   {}", report.already_current);
                         println!("changed meanwhile: {}", report.changed_meanwhile);
+                        println!("buckets:           {}", report.buckets);
+                        println!("buckets resealed:  {}", report.buckets_resealed);
                     }
                 }
                 if !report.unopenable.is_empty() {
                     anyhow::bail!(
-                        "{} access key secret(s) open under none of the configured master keys: {}; keep the previous master key configured until this is resolved",
+                        "{} access key or bucket secret(s) open under none of the configured master keys: {}; keep the previous master key configured until this is resolved",
                         report.unopenable.len(),
                         report.unopenable.join(", ")
                     );

@@ -85,7 +85,7 @@ pub struct StreamsMetricsView {
 }
 
 /// The minutes a query asks for: the first and the last (current) one, and how many.
-fn window(
+pub(crate) fn window(
     query: Result<Query<MetricsQuery>, QueryRejection>,
     now: DateTime<Utc>,
 ) -> Result<(DateTime<Utc>, DateTime<Utc>, u32), Problem> {
@@ -103,7 +103,10 @@ fn window(
 }
 
 /// The minutes from `first`, `count` of them.
-fn minutes_from(first: DateTime<Utc>, count: u32) -> impl Iterator<Item = DateTime<Utc>> {
+pub(crate) fn minutes_from(
+    first: DateTime<Utc>,
+    count: u32,
+) -> impl Iterator<Item = DateTime<Utc>> {
     (0..i64::from(count)).map(move |offset| first + Duration::minutes(offset))
 }
 

@@ -7,6 +7,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod buckets;
 pub mod delivery_streams;
 pub mod extract;
 pub mod idempotency;
@@ -216,6 +217,9 @@ pub(crate) fn cursor_after(
         delivery_streams::describe_delivery_stream, delivery_streams::delete_delivery_stream,
         delivery_streams::update_destination, delivery_streams::add_delivery_stream_tags,
         delivery_streams::remove_delivery_stream_tag, delivery_streams::put_delivery_records,
+        delivery_streams::delivery_stream_metrics, delivery_streams::delivery_stream_failures,
+        buckets::register_bucket, buckets::list_buckets, buckets::describe_bucket,
+        buckets::replace_bucket, buckets::delete_bucket,
         metrics::stream_metrics, metrics::streams_metrics,
         users::list_users, users::change_role, users::remove_user, password::change_password,
         invitations::create_invitation, invitations::list_invitations,
@@ -235,6 +239,11 @@ pub(crate) fn cursor_after(
         delivery_streams::DestinationView, delivery_streams::DeliveryStreamView,
         delivery_streams::DeliveryStreamPage, delivery_streams::DeliveryRecordEntry,
         delivery_streams::PutDeliveryRecordsRequest, delivery_streams::PutDeliveryRecordsResponse,
+        delivery_streams::DeliveryCounts, delivery_streams::DeliveryMinuteView,
+        delivery_streams::DeliveryMetricsView, delivery_streams::DeliveryFailureView,
+        delivery_streams::DeliveryFailurePage,
+        buckets::StoreRequest, buckets::RegisterBucketRequest, buckets::StoreView,
+        buckets::BucketView, buckets::BucketList,
         metrics::StreamMetricsView, metrics::MetricsPoint, metrics::StreamsMetricsView,
         metrics::StreamSparkline,
         users::MemberView, users::MemberPage, users::ChangeRoleRequest,
@@ -244,7 +253,7 @@ pub(crate) fn cursor_after(
         invitations::CreatedInvitation, invitations::InvitationPage,
     )),
     modifiers(&Security),
-    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"), (name = "streams", description = "Streams, their retention and tags, and the tenant's quotas"), (name = "records", description = "Put, read and tail a stream's records"), (name = "delivery-streams", description = "Delivery streams (Firehose): their destination and tags, and putting records for delivery"), (name = "metrics", description = "Record traffic per stream and minute"), (name = "users", description = "The tenant's members and invitations"))
+    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"), (name = "streams", description = "Streams, their retention and tags, and the tenant's quotas"), (name = "records", description = "Put, read and tail a stream's records"), (name = "delivery-streams", description = "Delivery streams (Firehose): their destination and tags, and putting records for delivery"), (name = "buckets", description = "Where the buckets delivery streams name live (S3 and S3-compatible, GCS, Azure), with their credentials"), (name = "metrics", description = "Record traffic per stream and minute"), (name = "users", description = "The tenant's members and invitations"))
 )]
 pub struct ApiDoc;
 
@@ -323,6 +332,11 @@ pub const TENANT_RESOURCE_ROUTES: &[(&str, &str)] = &[
     ("PUT", "/api/v1/delivery-streams/{name}/tags"),
     ("DELETE", "/api/v1/delivery-streams/{name}/tags/{key}"),
     ("POST", "/api/v1/delivery-streams/{name}/records"),
+    ("GET", "/api/v1/delivery-streams/{name}/metrics"),
+    ("GET", "/api/v1/delivery-streams/{name}/failures"),
+    ("GET", "/api/v1/buckets/{name}"),
+    ("PUT", "/api/v1/buckets/{name}"),
+    ("DELETE", "/api/v1/buckets/{name}"),
     ("PATCH", "/api/v1/users/{id}"),
     ("DELETE", "/api/v1/users/{id}"),
     ("DELETE", "/api/v1/invitations/{id}"),
@@ -403,6 +417,24 @@ pub fn router(state: ApiState) -> Router {
         .route(
             "/delivery-streams/{name}/records",
             post(delivery_streams::put_delivery_records),
+        )
+        .route(
+            "/delivery-streams/{name}/metrics",
+            get(delivery_streams::delivery_stream_metrics),
+        )
+        .route(
+            "/delivery-streams/{name}/failures",
+            get(delivery_streams::delivery_stream_failures),
+        )
+        .route(
+            "/buckets",
+            get(buckets::list_buckets).post(buckets::register_bucket),
+        )
+        .route(
+            "/buckets/{name}",
+            get(buckets::describe_bucket)
+                .put(buckets::replace_bucket)
+                .delete(buckets::delete_bucket),
         )
         .route("/metrics/streams", get(metrics::streams_metrics))
         .route("/limits", get(streams::describe_limits))

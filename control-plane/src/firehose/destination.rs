@@ -387,6 +387,7 @@ fn validate(mut object: Map<String, Value>, member: &str) -> Result<ValidDestina
                     interval_seconds: u32::try_from(interval_seconds).unwrap_or(300),
                 },
                 compression,
+                store: None,
             }),
         },
     })

@@ -1,15 +1,18 @@
-//! Delivery streams: `CREATING` → the JetStream stream holding records, the spec published,
-//! `ACTIVE`; a changed destination (`UpdateDestination`) → the spec republished; `DELETING` →
-//! the spec withdrawn, the JetStream stream deleted, the row removed.
+//! Delivery streams: `CREATING` → the JetStream stream holding records (direct puts) or a
+//! durable consumer on each shard of the source stream (a Kinesis source, reading what is put
+//! from then on), the spec published, `ACTIVE`; a changed destination (`UpdateDestination`)
+//! → the spec republished; `DELETING` → the spec withdrawn, the JetStream streams and shard
+//! consumers deleted, the row removed.
 //!
 //! Every step is idempotent: an interrupted pass is finished by the next one.
 
 use std::time::Duration;
 
 use anyhow::Context as _;
-use async_nats::jetstream::stream;
+use async_nats::jetstream::{consumer, stream};
 use fjord_common::firehose::{
-    DeliverySource, DeliveryStreamSpec, DeliveryStreamStatus, delivery_stream_arn,
+    DeliverySource, DeliveryStreamSpec, DeliveryStreamStatus, DestinationTarget,
+    delivery_stream_arn,
 };
 use fjord_common::naming::Names;
 
@@ -33,6 +36,7 @@ pub(super) async fn step(reconciler: &Reconciler, row: &DeliveryStreamRow) -> an
                 return Ok(());
             }
             ensure_record_stream(reconciler, row).await?;
+            ensure_shard_consumers(reconciler, row).await?;
             publish(reconciler, row).await?;
             tracing::info!(delivery_stream_id = %row.id, "delivery stream is active");
             Ok(())
@@ -68,11 +72,15 @@ pub(crate) fn record_stream_config(
     }
 }
 
-/// Creates the record stream, or brings an existing one (from an interrupted pass) to its config.
+/// Creates the record stream, or brings an existing one (from an interrupted pass) to its
+/// config. A delivery stream reading a Kinesis stream has none: its records stay in the shards.
 async fn ensure_record_stream(
     reconciler: &Reconciler,
     row: &DeliveryStreamRow,
 ) -> anyhow::Result<()> {
+    if row.source_stream_id.is_some() {
+        return Ok(());
+    }
     let config = record_stream_config(reconciler, row);
     match reconciler.jetstream.get_stream(&config.name).await {
         Ok(_) => {
@@ -93,15 +101,102 @@ async fn ensure_record_stream(
     Ok(())
 }
 
+/// The JetStream streams of the source stream's shards (a Kinesis source), by shard index.
+async fn source_shard_streams(
+    reconciler: &Reconciler,
+    row: &DeliveryStreamRow,
+) -> anyhow::Result<Vec<(u32, String)>> {
+    let Some(stream_id) = row.source_stream_id else {
+        return Ok(Vec::new());
+    };
+    let shards = reconciler
+        .store
+        .shards(TenantId(row.tenant_id), stream_id)
+        .await?;
+    shards
+        .iter()
+        .map(|shard| {
+            let index = u32::try_from(shard.shard_index)?;
+            Ok((index, reconciler.names.shard_stream(stream_id, index)))
+        })
+        .collect()
+}
+
+/// Creates the delivery stream's durable consumer on each shard of its source stream,
+/// delivering what is put from now on (Firehose reads a source stream from `LATEST`). A
+/// consumer left by an interrupted pass is kept as it is. Workers keep AckWait in step with
+/// the buffering interval, and create the consumers of shards that appear later.
+async fn ensure_shard_consumers(
+    reconciler: &Reconciler,
+    row: &DeliveryStreamRow,
+) -> anyhow::Result<()> {
+    let durable = reconciler.names.delivery_consumer(row.id);
+    for (index, name) in source_shard_streams(reconciler, row).await? {
+        let Ok(stream) = reconciler.jetstream.get_stream(&name).await else {
+            // An expired shard (or one still being created, which workers will find).
+            tracing::debug!(shard = index, "a source shard has no JetStream stream");
+            continue;
+        };
+        if stream.consumer_info(&durable).await.is_ok() {
+            continue;
+        }
+        stream
+            .create_consumer(consumer::pull::Config {
+                durable_name: Some(durable.clone()),
+                deliver_policy: consumer::DeliverPolicy::New,
+                ack_policy: consumer::AckPolicy::Explicit,
+                max_ack_pending: -1,
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("cannot create the delivery consumer on shard {index}"))?;
+    }
+    Ok(())
+}
+
+/// Deletes the delivery stream's consumers on its source stream's shards, where both remain.
+async fn delete_shard_consumers(
+    reconciler: &Reconciler,
+    row: &DeliveryStreamRow,
+) -> anyhow::Result<()> {
+    let durable = reconciler.names.delivery_consumer(row.id);
+    for (index, name) in source_shard_streams(reconciler, row).await? {
+        let Ok(stream) = reconciler.jetstream.get_stream(&name).await else {
+            continue;
+        };
+        if stream.consumer_info(&durable).await.is_ok() {
+            stream
+                .delete_consumer(&durable)
+                .await
+                .with_context(|| format!("cannot delete the delivery consumer on shard {index}"))?;
+        }
+    }
+    Ok(())
+}
+
 /// The spec the data plane should see for `row`, as it will be once settled.
 pub(crate) async fn spec(
     reconciler: &Reconciler,
     row: &DeliveryStreamRow,
 ) -> anyhow::Result<DeliveryStreamSpec> {
     let tenant = reconciler.store.tenant(TenantId(row.tenant_id)).await?;
-    let destination = row
+    let mut destination = row
         .destination()
         .context("a delivery stream row holds an unreadable destination spec")?;
+    // Where the bucket lives, as the tenant registered it now.
+    let DestinationTarget::ObjectStore(object) = &mut destination.target;
+    object.store = match reconciler
+        .store
+        .bucket_by_name(TenantId(row.tenant_id), &object.bucket)
+        .await?
+    {
+        Some(bucket) => Some(
+            bucket
+                .registered()
+                .context("a bucket row holds an unreadable location")?,
+        ),
+        None => None,
+    };
     let source = match (row.source_stream_id, row.source_configuration()) {
         (Some(stream_id), Some(source)) => DeliverySource::KinesisStream {
             stream_id,
@@ -154,6 +249,7 @@ async fn delete(reconciler: &Reconciler, row: &DeliveryStreamRow) -> anyhow::Res
         .purge(Names::delivery_stream_key(row.tenant_id, &row.name))
         .await
         .context("cannot withdraw delivery stream spec")?;
+    delete_shard_consumers(reconciler, row).await?;
     for name in [
         reconciler.names.delivery_stream(row.id),
         reconciler.names.delivery_ledger_stream(row.id),

@@ -178,17 +178,20 @@ impl Store {
         Ok(streams)
     }
 
-    /// Deletes traffic older than [`METRICS_RETENTION_DAYS`] and applied event ids older than
+    /// Deletes traffic and delivery minutes older than [`METRICS_RETENTION_DAYS`] and applied event ids older than
     /// [`APPLIED_EVENTS_RETENTION_HOURS`], across tenants (housekeeping, not a tenant's
     /// request); how many rows of each went.
     pub async fn prune_metrics(&self) -> StoreResult<(u64, u64)> {
-        let minutes = sqlx::query(
-            "DELETE FROM stream_metrics WHERE minute < now() - make_interval(days => $1)",
-        )
-        .bind(METRICS_RETENTION_DAYS)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        let mut minutes = 0;
+        for table in ["stream_metrics", "delivery_metrics"] {
+            minutes += sqlx::query(&format!(
+                "DELETE FROM {table} WHERE minute < now() - make_interval(days => $1)"
+            ))
+            .bind(METRICS_RETENTION_DAYS)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        }
         let events = sqlx::query(
             "DELETE FROM applied_gateway_events
              WHERE applied_at < now() - make_interval(hours => $1)",

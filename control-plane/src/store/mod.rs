@@ -5,6 +5,8 @@
 
 pub mod access_keys;
 pub mod audit;
+pub mod buckets;
+pub mod delivery_metrics;
 pub mod delivery_streams;
 pub mod idempotency;
 pub mod invitations;

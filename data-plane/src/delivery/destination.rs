@@ -74,8 +74,18 @@ impl Destination {
                     );
                 }
                 let prefix = KeyPrefix::parse(&destination.prefix).context("invalid prefix")?;
-                let sink =
-                    ObjectSink::local(&context.local_root, &spec.account_id, &destination.bucket)?;
+                let sink = match &destination.store {
+                    Some(registered) => {
+                        ObjectSink::registered(registered.open(&context.secret_box).with_context(
+                            || format!("cannot open bucket {}", destination.bucket),
+                        )?)
+                    }
+                    None => ObjectSink::local(
+                        &context.local_root,
+                        &spec.account_id,
+                        &destination.bucket,
+                    )?,
+                };
                 let object = ObjectDestination {
                     name: spec.name.clone(),
                     version_id: spec.version_id,

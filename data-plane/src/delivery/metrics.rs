@@ -10,7 +10,7 @@ pub struct DeliveryMetrics {
     records_delivered: AtomicU64,
     bytes_delivered: AtomicU64,
     objects_written: AtomicU64,
-    possible_duplicates: AtomicU64,
+    redelivered_records: AtomicU64,
     duplicates: AtomicU64,
     write_failures: AtomicU64,
 }
@@ -25,7 +25,7 @@ pub struct DeliveryMetricsSnapshot {
     pub objects_written: u64,
     /// Records JetStream delivered to a worker more than once (a worker died, an ack was lost
     /// or a write outlived AckWait): each may appear in more than one object.
-    pub possible_duplicates: u64,
+    pub redelivered_records: u64,
     /// Records delivered although an earlier delivery of theirs had reached the destination
     /// (the delivery ledger tells): each is one extra copy at the destination.
     pub duplicates: u64,
@@ -39,7 +39,7 @@ impl DeliveryMetrics {
             records_delivered: self.records_delivered.load(Ordering::Relaxed),
             bytes_delivered: self.bytes_delivered.load(Ordering::Relaxed),
             objects_written: self.objects_written.load(Ordering::Relaxed),
-            possible_duplicates: self.possible_duplicates.load(Ordering::Relaxed),
+            redelivered_records: self.redelivered_records.load(Ordering::Relaxed),
             duplicates: self.duplicates.load(Ordering::Relaxed),
             write_failures: self.write_failures.load(Ordering::Relaxed),
         }
@@ -52,7 +52,7 @@ impl DeliveryMetrics {
     }
 
     pub(crate) fn redelivered(&self, records: u64) {
-        self.possible_duplicates
+        self.redelivered_records
             .fetch_add(records, Ordering::Relaxed);
     }
 

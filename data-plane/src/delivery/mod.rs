@@ -3,17 +3,21 @@
 //! delivery stream's durable consumer, so a dead worker's records go to the others.
 //!
 //! `supervisor` follows the specs, `task` runs one delivery stream (pull, buffer, deliver,
-//! acknowledge), `source` pulls a delivery stream's records, `buffer` holds a worker's
-//! records, `destination` prepares and sends a buffer, `naming` makes Firehose's object keys,
-//! `encode` compresses, `sink` writes objects, `metrics` counts (duplicates included).
+//! acknowledge), `source` pulls a delivery stream's records (`kinesis_source` from a Kinesis
+//! stream's shards), `buffer` holds a worker's records, `destination` prepares and sends a
+//! buffer, `naming` makes Firehose's object keys, `encode` compresses, `sink` writes objects,
+//! `metrics` counts (duplicates included), `report` tells the control plane (per delivery
+//! stream and minute, and failures).
 
 mod buffer;
 mod destination;
 mod encode;
 mod failpoint;
+mod kinesis_source;
 mod ledger;
 mod metrics;
 mod naming;
+mod report;
 mod sink;
 mod source;
 mod supervisor;
@@ -56,20 +60,38 @@ pub async fn run_workers_with_metrics(
     let Some(bucket) = crate::open_config_bucket(&jetstream, &names, &cancel).await else {
         return Ok(());
     };
+    let secret_box = config.master_key()?.secret_box();
+    let flush = Duration::from_millis(config.delivery.metrics_flush_ms);
+    let (reporter, reports) = report::DeliveryReporter::new(flush);
+    let reporter = Arc::new(reporter);
+    let reporting = CancellationToken::new();
+    let reports = tokio::spawn(report::run(
+        reporter.clone(),
+        reports,
+        jetstream.clone(),
+        names.clone(),
+        flush,
+        reporting.clone(),
+    ));
     let context = Arc::new(WorkerContext {
         jetstream,
         names,
+        config_bucket: bucket.clone(),
         replicas: config.nats.replicas,
         local_root: config.delivery.local_root.clone(),
+        secret_box,
         settings: Settings {
             ack_wait_margin: Duration::from_secs(config.delivery.ack_wait_margin_seconds),
             fetch_max_records: config.delivery.fetch_max_records,
             retry_backoff_max: Duration::from_millis(config.delivery.retry_backoff_max_ms),
         },
         metrics: metrics.clone(),
+        reporter,
     });
     tracing::info!(local_root = %config.delivery.local_root, "delivery workers started");
     let outcome = supervisor::supervise(context, bucket, cancel).await;
+    reporting.cancel();
+    let _ = reports.await;
     tracing::info!(metrics = ?metrics.snapshot(), "delivery workers stopped");
     outcome
 }

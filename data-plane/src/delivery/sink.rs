@@ -1,7 +1,8 @@
-//! Where objects go: the `object_store` crate, for now its local filesystem store. Each
-//! tenant's buckets live under its account id (`<local_root>/<account_id>/<bucket>/<key>`),
-//! so tenants never share a bucket. Writes are atomic (a temporary file, then a rename): a
-//! reader never sees half an object.
+//! Where objects go: the `object_store` crate. A bucket the tenant registered is its store
+//! (S3 or S3-compatible, GCS, Azure; see `fjord_common::buckets`); any other bucket is the
+//! embedded local filesystem store, where each tenant's buckets live under its account id
+//! (`<local_root>/<account_id>/<bucket>/<key>`), so tenants never share a bucket. Writes are
+//! atomic (a temporary file and a rename, or one PUT): a reader never sees half an object.
 
 use std::sync::Arc;
 
@@ -13,8 +14,8 @@ use object_store::path::Path;
 /// One bucket of one tenant.
 pub(crate) struct ObjectSink {
     store: Arc<dyn ObjectStore>,
-    account_id: String,
-    bucket: String,
+    /// Where the bucket's keys start in `store` (`<account_id>/<bucket>/` on the local store).
+    root: String,
 }
 
 /// Why an object was not written.
@@ -39,16 +40,23 @@ impl ObjectSink {
             .with_context(|| format!("cannot open delivery.local_root {root}"))?;
         let sink = Self {
             store: Arc::new(store),
-            account_id: account_id.to_owned(),
-            bucket: bucket.to_owned(),
+            root: format!("{account_id}/{bucket}/"),
         };
         sink.path("probe").map_err(anyhow::Error::from)?;
         Ok(sink)
     }
 
+    /// A registered bucket: its own store, keys as they are.
+    pub(crate) fn registered(store: Arc<dyn ObjectStore>) -> Self {
+        Self {
+            store,
+            root: String::new(),
+        }
+    }
+
     /// The store path of `key`.
     pub(crate) fn path(&self, key: &str) -> Result<Path, SinkError> {
-        let full = format!("{}/{}/{key}", self.account_id, self.bucket);
+        let full = format!("{}{key}", self.root);
         Path::parse(&full).map_err(|source| SinkError::InvalidKey { key: full, source })
     }
 

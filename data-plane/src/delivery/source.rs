@@ -1,6 +1,7 @@
 //! Where a delivery task's records come from: the shared durable pull consumer of a delivery
-//! stream's own JetStream stream (direct puts). Every worker pulls from the same durable
-//! consumer, so JetStream hands each message to one worker at a time.
+//! stream's own JetStream stream (direct puts), or those of its source stream's shards (see
+//! [`super::kinesis_source`]). Every worker pulls from the same durable consumers, so
+//! JetStream hands each message to one worker at a time.
 //!
 //! A source opens its consumers (creating or updating them: AckWait follows the buffering
 //! interval), then fills a [`Buffer`] with whole messages and the records they hold.
@@ -16,6 +17,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::FIRST_BACKOFF;
 use super::buffer::{Buffer, Record};
+use super::kinesis_source::KinesisSource;
 use super::ledger::MessageId;
 use super::task::WorkerContext;
 
@@ -25,7 +27,10 @@ pub(crate) const ONE_RECORD_BYTES: usize = MAX_RECORD_BYTES + 64 * 1024;
 /// A delivery stream's records, as one worker reads them.
 pub(crate) enum Source {
     /// `PutRecord`/`PutRecordBatch`: one message per record on the delivery stream's subject.
-    Direct(PullConsumer),
+    Direct(Box<PullConsumer>),
+    /// `KinesisStreamAsSource`: a consumer per shard of the source stream; a message is what
+    /// one put call sent to one shard, and its lane is the shard's index.
+    Kinesis(KinesisSource),
 }
 
 impl Source {
@@ -40,9 +45,19 @@ impl Source {
         loop {
             let opened = match &spec.source {
                 DeliverySource::DirectPut => open_direct(context, spec, ack_wait).await,
-                DeliverySource::KinesisStream { .. } => Err(anyhow::anyhow!(
-                    "a Kinesis stream source is not delivered yet"
-                )),
+                DeliverySource::KinesisStream {
+                    stream_id,
+                    stream_arn,
+                } => KinesisSource::open(
+                    context,
+                    spec.delivery_stream_id,
+                    spec.tenant_id,
+                    *stream_id,
+                    stream_arn,
+                    ack_wait,
+                )
+                .await
+                .map(Self::Kinesis),
             };
             match opened {
                 Ok(source) => return Some(source),
@@ -63,7 +78,7 @@ impl Source {
     /// `buffer`, taking at most about `room` bytes (at least one message). An idle source
     /// costs one waiting pull request per `wait`, not a poll loop.
     pub(crate) async fn fetch(
-        &self,
+        &mut self,
         context: &WorkerContext,
         wait: Duration,
         room: usize,
@@ -94,6 +109,7 @@ impl Source {
                 take(context, rest, 0, buffer, direct_records).await?;
                 Ok(())
             }
+            Self::Kinesis(source) => source.fetch(context, wait, room, buffer).await,
         }
     }
 }
@@ -119,7 +135,7 @@ async fn open_direct(
         .get_stream_no_info(names.delivery_stream(id))
         .await?;
     let consumer = stream.create_consumer(config).await?;
-    Ok(Source::Direct(consumer))
+    Ok(Source::Direct(Box::new(consumer)))
 }
 
 /// A direct put's message is one record, as put.
@@ -132,7 +148,7 @@ fn direct_records(message: &async_nats::jetstream::Message, arrival: DateTime<Ut
 
 /// Moves the messages of one pull from the source's stream `lane` into `buffer`, with the
 /// records `records_of` finds in each; returns how many messages and record bytes there were.
-async fn take(
+pub(crate) async fn take(
     context: &WorkerContext,
     mut batch: pull::Batch,
     lane: u32,

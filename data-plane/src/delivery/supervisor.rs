@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use async_nats::jetstream::kv;
-use fjord_common::firehose::{DeliverySource, DeliveryStreamSpec, DeliveryStreamStatus};
+use fjord_common::firehose::{DeliveryStreamSpec, DeliveryStreamStatus};
 use futures::StreamExt as _;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -56,9 +56,9 @@ fn same_delivery(left: &DeliveryStreamSpec, right: &DeliveryStreamSpec) -> bool 
     }
 }
 
-/// Whether this worker delivers `spec` (the Kinesis source is not delivered yet).
+/// Whether this worker delivers `spec`: every active delivery stream.
 fn deliverable(spec: &DeliveryStreamSpec) -> bool {
-    spec.status == DeliveryStreamStatus::Active && matches!(spec.source, DeliverySource::DirectPut)
+    spec.status == DeliveryStreamStatus::Active
 }
 
 pub(crate) async fn supervise(

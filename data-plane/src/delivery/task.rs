@@ -7,7 +7,8 @@
 //! interval plus a margin); a live worker reports progress on what it holds while it buffers
 //! or retries, so only a dead worker's records go back to the others, after AckWait. A send
 //! is retried with backoff until it succeeds: what was not delivered is never acknowledged.
-//! A record JetStream hands out again is counted as a possible duplicate.
+//! A record JetStream hands out again is looked up in the delivery ledger: if an earlier
+//! delivery brought it to the destination, it is counted as a duplicate.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,6 +25,7 @@ use super::destination::{DeliveryError, Destination};
 use super::failpoint;
 use super::ledger::{Entry, Ledger};
 use super::metrics::DeliveryMetrics;
+use super::report::DeliveryReporter;
 use super::source::Source;
 
 /// Longest a pull waits for records (a pull abandoned at shutdown holds records this long).
@@ -43,11 +45,17 @@ pub(crate) struct Settings {
 pub(crate) struct WorkerContext {
     pub(crate) jetstream: jetstream::Context,
     pub(crate) names: Names,
+    /// The config bucket (a Kinesis source reads its stream's spec there).
+    pub(crate) config_bucket: jetstream::kv::Store,
     /// JetStream replicas for the streams workers create (the delivery ledger).
     pub(crate) replicas: usize,
     pub(crate) local_root: String,
+    /// Unseals registered buckets' secrets.
+    pub(crate) secret_box: fjord_common::secret::SecretBox,
     pub(crate) settings: Settings,
     pub(crate) metrics: Arc<DeliveryMetrics>,
+    /// Per delivery stream and minute, for the control plane.
+    pub(crate) reporter: Arc<DeliveryReporter>,
 }
 
 /// A delivery stream this worker can deliver, checked before it starts.
@@ -92,7 +100,8 @@ impl DeliveryTask {
     /// (NAKs) what it could not deliver.
     #[tracing::instrument(skip_all, fields(tenant_id = %self.spec.tenant_id, delivery_stream = %self.spec.name))]
     pub(crate) async fn run(self, cancel: CancellationToken) {
-        let Some(source) = Source::open(&self.context, &self.spec, self.ack_wait(), &cancel).await
+        let Some(mut source) =
+            Source::open(&self.context, &self.spec, self.ack_wait(), &cancel).await
         else {
             return;
         };
@@ -124,10 +133,18 @@ impl DeliveryTask {
                 .min(IDLE_PULL)
                 .max(MIN_PULL);
             let room = self.size_bytes.saturating_sub(buffer.bytes());
+            let (records_before, bytes_before) = (buffer.len(), buffer.bytes());
             tokio::select! {
                 _ = cancel.cancelled() => break,
                 fetched = source.fetch(&self.context, wait, room, &mut buffer) => match fetched {
-                    Ok(()) => backoff = FIRST_BACKOFF,
+                    Ok(()) => {
+                        backoff = FIRST_BACKOFF;
+                        self.context.reporter.read(
+                            &self.spec,
+                            buffer.len() - records_before,
+                            buffer.bytes() - bytes_before,
+                        );
+                    }
                     Err(error) => {
                         tracing::warn!(error = format!("{error:#}"), "cannot pull records; retrying");
                         tokio::select! {
@@ -222,6 +239,12 @@ impl DeliveryTask {
         let prepared = match self.destination.prepare(buffer.records(), oldest) {
             Ok(prepared) => prepared,
             Err(error) => {
+                self.context.reporter.failed(
+                    &self.spec,
+                    "preparation",
+                    &error.to_string(),
+                    records,
+                );
                 tracing::error!(%error, records, "cannot prepare a delivery; giving the records back");
                 give_back(buffer.take()).await;
                 return;
@@ -249,7 +272,7 @@ impl DeliveryTask {
             // A slow send must not let AckWait pass: another worker would deliver the same
             // records while this one is still sending them.
             tokio::pin!(sent);
-            let outcome = loop {
+            let outcome: Result<(), DeliveryError> = loop {
                 tokio::select! {
                     outcome = &mut sent => break outcome,
                     _ = tokio::time::sleep(self.heartbeat()) => {
@@ -262,6 +285,12 @@ impl DeliveryTask {
                 Ok(()) => break,
                 Err(error) => {
                     self.context.metrics.write_failed();
+                    self.context.reporter.failed(
+                        &self.spec,
+                        "delivery",
+                        &error.to_string(),
+                        records,
+                    );
                     tracing::error!(%error, %what, attempt, records, "failed to deliver; retrying");
                     if cancel.is_cancelled() || matches!(error, DeliveryError::Permanent(_)) {
                         tracing::warn!(records, "the records go back to the other workers");
@@ -289,6 +318,9 @@ impl DeliveryTask {
             }
         }
         self.context.metrics.delivered(records as u64, bytes as u64);
+        self.context
+            .reporter
+            .delivered(&self.spec, records, bytes, duplicates, oldest);
         if duplicates > 0 {
             self.context.metrics.duplicated(duplicates as u64);
             tracing::info!(%what, duplicates, "delivered records an earlier delivery had already delivered");

@@ -1,21 +1,74 @@
 //! What the data-plane tests share: a NATS installation of their own (a fresh prefix), the
 //! config bucket and a delivery stream's JetStream stream made as the control plane's
-//! reconciler makes them, and delivery stream specs.
+//! reconciler makes them, and delivery stream specs; Kinesis streams (shards, their records)
+//! for delivery streams that read one.
 
 #![allow(dead_code, unreachable_pub)]
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use async_nats::jetstream::{self, kv, stream};
+use async_nats::jetstream::{self, consumer, kv, stream};
 use fjord_common::config::FjordConfig;
 use fjord_common::firehose::{
     Buffering, Compression, DeliverySource, DeliveryStreamSpec, DeliveryStreamStatus,
     DestinationSpec, DestinationTarget, ObjectStoreDestination, delivery_stream_arn,
 };
 use fjord_common::naming::Names;
+use fjord_common::records::RecordIn;
+use fjord_common::spec::{ShardSpec, StreamSpec, StreamStatus};
+use fjord_common::stream_ref::stream_arn;
+use fjord_data_plane::delivery::{
+    DeliveryMetrics, DeliveryMetricsSnapshot, run_workers_with_metrics,
+};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub const ACCOUNT_ID: &str = "123456789012";
+
+/// A delivery worker running in this process.
+pub struct Worker {
+    pub cancel: CancellationToken,
+    pub handle: JoinHandle<anyhow::Result<()>>,
+    pub metrics: Arc<DeliveryMetrics>,
+}
+
+pub fn start_worker(installation: &Installation) -> Worker {
+    let cancel = CancellationToken::new();
+    let metrics = Arc::new(DeliveryMetrics::default());
+    let handle = tokio::spawn(run_workers_with_metrics(
+        installation.config.clone(),
+        cancel.clone(),
+        metrics.clone(),
+    ));
+    Worker {
+        cancel,
+        handle,
+        metrics,
+    }
+}
+
+impl Worker {
+    /// A clean stop: what is buffered is written first. The counters are read after every
+    /// task finished, so they include every object written.
+    pub async fn stop(self) -> DeliveryMetricsSnapshot {
+        self.cancel.cancel();
+        self.handle.await.unwrap().unwrap();
+        self.metrics.snapshot()
+    }
+
+    /// The worker dies: nothing written, acknowledged or given back from now on.
+    pub async fn kill(self) {
+        self.handle.abort();
+        let _ = self.handle.await;
+    }
+}
+
+/// `count` newline-terminated JSON records tagged `tag`.
+pub fn numbered(count: usize, tag: &str) -> Vec<String> {
+    (0..count).map(|i| format!("{{\"{tag}\":{i}}}\n")).collect()
+}
 
 /// One test's own installation on the shared NATS server.
 pub struct Installation {
@@ -40,6 +93,7 @@ impl Installation {
         config.delivery.local_root = local_root.to_string_lossy().into_owned();
         config.delivery.ack_wait_margin_seconds = 2;
         config.delivery.retry_backoff_max_ms = 1000;
+        config.security.master_key = fjord_common::config::Secret("0f".repeat(32));
         let names = Names::new(&config.nats.prefix);
         let client = async_nats::connect(&config.nats.url)
             .await
@@ -88,6 +142,7 @@ impl Installation {
                     error_output_prefix: String::new(),
                     buffering,
                     compression,
+                    store: None,
                 }),
             },
             version_id: 1,
@@ -141,6 +196,117 @@ impl Installation {
                 Names::delivery_stream_key(spec.tenant_id, &spec.name),
                 serde_json::to_vec(spec).unwrap().into(),
             )
+            .await
+            .unwrap();
+    }
+
+    /// A stream of this tenant with `shards` shards, as the reconciler leaves it: a JetStream
+    /// stream per shard, the spec published. Its records are put with [`Self::put_to_shard`].
+    pub async fn kinesis_stream(&self, name: &str, shards: u32) -> StreamSpec {
+        let mut spec = StreamSpec {
+            stream_id: Uuid::new_v4(),
+            tenant_id: self.tenant_id,
+            name: name.to_owned(),
+            arn: stream_arn("us-east-1", ACCOUNT_ID, name),
+            status: StreamStatus::Active,
+            retention_hours: 24,
+            shards: Vec::new(),
+            generation: 1,
+        };
+        for index in 0..shards {
+            self.add_shard(&mut spec, index).await;
+        }
+        spec
+    }
+
+    /// Adds shard `index` to `stream` (its JetStream stream, then the spec republished), as a
+    /// split or merge does.
+    pub async fn add_shard(&self, stream: &mut StreamSpec, index: u32) {
+        self.jetstream
+            .create_stream(stream::Config {
+                name: self.names.shard_stream(stream.stream_id, index),
+                subjects: vec![self.names.shard_subject(stream.stream_id, index)],
+                storage: stream::StorageType::File,
+                max_age: Duration::from_secs(24 * 3600),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        stream.shards.push(ShardSpec {
+            index,
+            starting_hash_key: "0".to_owned(),
+            ending_hash_key: "0".to_owned(),
+            open: true,
+        });
+        stream.generation += 1;
+        self.bucket
+            .put(
+                Names::stream_key(stream.tenant_id, &stream.name),
+                serde_json::to_vec(stream).unwrap().into(),
+            )
+            .await
+            .unwrap();
+    }
+
+    /// A delivery stream reading `stream`, as the reconciler leaves it: a consumer on each
+    /// shard delivering what is put from now on, the spec published.
+    pub async fn provision_from_stream(
+        &self,
+        name: &str,
+        stream: &StreamSpec,
+        prefix: &str,
+        compression: Compression,
+        interval_seconds: u32,
+    ) -> DeliveryStreamSpec {
+        let mut spec = self.spec(
+            name,
+            prefix,
+            compression,
+            Buffering {
+                size_mib: 64,
+                interval_seconds,
+            },
+        );
+        spec.source = DeliverySource::KinesisStream {
+            stream_id: stream.stream_id,
+            stream_arn: stream.arn.clone(),
+        };
+        for shard in &stream.shards {
+            self.jetstream
+                .get_stream(self.names.shard_stream(stream.stream_id, shard.index))
+                .await
+                .unwrap()
+                .create_consumer(consumer::pull::Config {
+                    durable_name: Some(self.names.delivery_consumer(spec.delivery_stream_id)),
+                    deliver_policy: consumer::DeliverPolicy::New,
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    max_ack_pending: -1,
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
+        }
+        self.publish_spec(&spec).await;
+        spec
+    }
+
+    /// Stores `records` in one shard message, as one `PutRecords` call's share of a shard.
+    pub async fn put_to_shard(&self, stream: &StreamSpec, shard: u32, records: &[String]) {
+        let encoded: Vec<RecordIn<'_>> = records
+            .iter()
+            .map(|record| RecordIn {
+                partition_key: "key",
+                data: record.as_bytes(),
+            })
+            .collect();
+        let arrival = u64::try_from(chrono::Utc::now().timestamp_millis()).unwrap();
+        self.jetstream
+            .publish(
+                self.names.shard_subject(stream.stream_id, shard),
+                fjord_common::records::encode(arrival, &encoded),
+            )
+            .await
+            .unwrap()
             .await
             .unwrap();
     }

@@ -66,6 +66,14 @@ pub struct DeliveryConfig {
     /// Longest pause between two attempts to write an object that failed (attempts back off
     /// exponentially from 200 ms up to this).
     pub retry_backoff_max_ms: u64,
+    /// How often a worker sends the control plane its per-delivery-stream, per-minute counts
+    /// (and at most how often it reports one delivery stream's failures).
+    #[serde(default = "ten_seconds_ms")]
+    pub metrics_flush_ms: u64,
+}
+
+fn ten_seconds_ms() -> u64 {
+    10_000
 }
 
 fn yes() -> bool {
@@ -248,6 +256,7 @@ impl Default for FjordConfig {
                 ack_wait_margin_seconds: 60,
                 fetch_max_records: 1000,
                 retry_backoff_max_ms: 30_000,
+                metrics_flush_ms: 10_000,
             },
         }
     }
@@ -307,9 +316,10 @@ impl FjordConfig {
         if self.delivery.ack_wait_margin_seconds == 0
             || self.delivery.fetch_max_records == 0
             || self.delivery.retry_backoff_max_ms == 0
+            || self.delivery.metrics_flush_ms == 0
         {
             bail!(
-                "delivery.ack_wait_margin_seconds, delivery.fetch_max_records and delivery.retry_backoff_max_ms must be positive"
+                "delivery.ack_wait_margin_seconds, delivery.fetch_max_records, delivery.retry_backoff_max_ms and delivery.metrics_flush_ms must be positive"
             );
         }
         self.trusted_proxies()?;

@@ -43,6 +43,12 @@ pub enum EventBody {
     /// Record traffic per stream and UTC minute since the previous flush (ADR 013): counters
     /// to add, and the highest iterator age seen.
     StreamMetrics { minutes: Vec<StreamMinute> },
+    /// Delivery per delivery stream and UTC minute since a delivery worker's previous flush
+    /// (workers publish on the same events stream as gateways).
+    DeliveryMetrics { minutes: Vec<DeliveryMinute> },
+    /// A delivery that failed (one report per delivery stream and worker per interval; the
+    /// rest are counted in [`DeliveryMinute::failed_attempts`]).
+    DeliveryFailed(DeliveryFailure),
 }
 
 impl EventBody {
@@ -51,7 +57,8 @@ impl EventBody {
         match self {
             EventBody::KeyUsage { .. } => "usage",
             EventBody::RefusedCall(_) | EventBody::RefusedCallsSuppressed(_) => "audit",
-            EventBody::StreamMetrics { .. } => "metrics",
+            EventBody::StreamMetrics { .. } | EventBody::DeliveryMetrics { .. } => "metrics",
+            EventBody::DeliveryFailed(_) => "delivery",
         }
     }
 }
@@ -112,6 +119,47 @@ pub struct StreamMinute {
     pub outgoing_bytes: u64,
     /// The highest `MillisBehindLatest` a GetRecords call answered.
     pub iterator_age_ms_max: i64,
+}
+
+/// One delivery stream's delivery in one UTC minute, as one worker counted it since its
+/// previous flush. The control plane adds the counters and keeps the larger freshness.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryMinute {
+    pub tenant_id: Uuid,
+    pub delivery_stream_id: Uuid,
+    /// The start of the minute, milliseconds since the Unix epoch (a multiple of 60 000).
+    pub minute_ms: i64,
+    /// Records (and their bytes) a worker took from JetStream into a buffer; a record handed
+    /// out again after a crash counts again.
+    pub read_records: u64,
+    pub read_bytes: u64,
+    /// Records (and bytes, before compression) the destination accepted, and the deliveries
+    /// (objects, HTTP requests) that carried them.
+    pub delivered_records: u64,
+    pub delivered_bytes: u64,
+    pub deliveries: u64,
+    /// Attempts to deliver that failed (each is retried).
+    pub failed_attempts: u64,
+    /// Records delivered that an earlier delivery had already brought to the destination.
+    pub duplicates: u64,
+    /// The age of the oldest record of a delivery when the destination accepted it, at most.
+    pub freshness_ms_max: i64,
+}
+
+/// A failed delivery, as a worker saw it. `message` never holds a secret: it is the
+/// destination's answer, which knows none of the credentials' secret halves.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryFailure {
+    pub tenant_id: Uuid,
+    pub delivery_stream_id: Uuid,
+    /// What failed: `delivery` (the destination refused or was unreachable), `preparation`
+    /// (the records could not be made into a delivery).
+    pub stage: String,
+    pub message: String,
+    /// Records the failed delivery held (they are retried, not dropped).
+    pub records: u64,
+    /// Further failures of this delivery stream on this worker since the previous report.
+    pub suppressed: u64,
 }
 
 /// The start of the UTC minute `ms` (milliseconds since the Unix epoch) falls in.

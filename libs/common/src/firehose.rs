@@ -159,6 +159,12 @@ pub struct ObjectStoreDestination {
     pub error_output_prefix: String,
     pub buffering: Buffering,
     pub compression: Compression,
+    /// Where the bucket lives, if the tenant registered it (see [`crate::buckets`]); `None`:
+    /// the embedded local filesystem store. Filled in by the control plane when it publishes
+    /// the spec (the stored destination never holds it), so a changed registration reaches
+    /// every delivery stream naming the bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub store: Option<crate::buckets::RegisteredBucket>,
 }
 
 /// One destination of a delivery stream, with Firehose's destination id.
@@ -276,6 +282,7 @@ mod tests {
                         interval_seconds: 300,
                     },
                     compression: Compression::Gzip,
+                    store: None,
                 }),
             },
             version_id: 1,

@@ -32,6 +32,11 @@ impl Names {
         format!("fj.{}.{}.{shard_index}", self.prefix, stream_id.simple())
     }
 
+    /// Every shard subject of a stream (a wildcard over [`Names::shard_subject`]).
+    pub fn shard_subjects(&self, stream_id: Uuid) -> String {
+        format!("fj.{}.{}.*", self.prefix, stream_id.simple())
+    }
+
     /// The JetStream stream of events the gateway sends the control plane (ADR 009). Upper
     /// case after the prefix, so it never looks like a shard stream (ids are lower-case hex).
     pub fn events_stream(&self) -> String {

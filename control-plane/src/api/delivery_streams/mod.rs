@@ -1,7 +1,8 @@
 //! Delivery streams under `/api/v1/delivery-streams`: what the Firehose endpoint can do to
 //! delivery streams, in plain JSON, plus putting records.
 //!
-//! Reads need `ReadStreams` (viewers and up), changes `ManageStreams` (developers and up),
+//! Reads (monitoring included: delivery per minute, recent failures) need `ReadStreams`
+//! (viewers and up), changes `ManageStreams` (developers and up),
 //! records `WriteRecords`. Requests are translated into the Firehose actions' input and
 //! validated by the same code ([`crate::firehose`]), so both fronts accept and refuse the
 //! same things; AWS error types become problems (validation and unsupported options → 400,
@@ -14,12 +15,14 @@
 
 mod dto;
 mod handlers;
+mod monitoring;
 mod records;
 
 use std::collections::BTreeMap;
 
 pub use dto::*;
 pub use handlers::*;
+pub use monitoring::*;
 pub use records::*;
 
 use fjord_common::aws_error::{AwsError, AwsErrorKind};

@@ -1,0 +1,2 @@
+DROP TABLE delivery_failures;
+DROP TABLE delivery_metrics;
