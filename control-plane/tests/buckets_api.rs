@@ -76,6 +76,17 @@ impl TestApp {
         .await
     }
 
+    /// `POST /buckets` of `lake` at `store`, as the bearer of `token`.
+    async fn register(&self, token: &str, store: Value) -> Answer {
+        self.call(
+            token,
+            "POST",
+            "/buckets",
+            Some(json!({"name": "lake", "store": store})),
+        )
+        .await
+    }
+
     /// Every registration as stored: name, kind, location text.
     async fn stored(&self) -> Vec<(String, String, String)> {
         sqlx::query_as("SELECT name, kind, location::text FROM buckets ORDER BY name")
@@ -90,14 +101,7 @@ async fn a_bucket_is_registered_after_a_probe_write_and_its_secret_is_never_show
     let app = TestApp::new(pool).await;
     let admin = app.token(app.acme, Role::Admin).await;
     let remote = app.s3.create_bucket("lake");
-    let answer = app
-        .call(
-            &admin,
-            "POST",
-            "/buckets",
-            Some(json!({"name": "lake", "store": app.s3.store(&remote)})),
-        )
-        .await;
+    let answer = app.register(&admin, app.s3.store(&remote)).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.body);
     assert_eq!(answer.body["name"], "lake");
     assert_eq!(answer.body["arn"], "arn:aws:s3:::lake");
@@ -127,14 +131,7 @@ async fn a_bucket_is_registered_after_a_probe_write_and_its_secret_is_never_show
     assert_eq!(described.body, answer.body);
 
     // The name is taken; another tenant has its own namespace and does not see this one.
-    let again = app
-        .call(
-            &admin,
-            "POST",
-            "/buckets",
-            Some(json!({"name": "lake", "store": app.s3.store(&remote)})),
-        )
-        .await;
+    let again = app.register(&admin, app.s3.store(&remote)).await;
     assert_problem(&again, StatusCode::CONFLICT);
     let globex = app.token(app.globex, Role::Admin).await;
     assert_eq!(
@@ -145,14 +142,7 @@ async fn a_bucket_is_registered_after_a_probe_write_and_its_secret_is_never_show
         &app.call(&globex, "GET", "/buckets/lake", None).await,
         StatusCode::NOT_FOUND,
     );
-    let theirs = app
-        .call(
-            &globex,
-            "POST",
-            "/buckets",
-            Some(json!({"name": "lake", "store": app.s3.store(&remote)})),
-        )
-        .await;
+    let theirs = app.register(&globex, app.s3.store(&remote)).await;
     assert_eq!(theirs.status, StatusCode::CREATED, "{}", theirs.body);
 
     // Audited (the refused repeat too), without the secret.
@@ -184,14 +174,7 @@ async fn a_store_that_refuses_the_probe_or_a_bad_request_registers_nothing(pool:
     let mut unreachable = app.s3.store(&remote);
     unreachable["endpoint"] = json!("http://127.0.0.1:9");
     for store in [store, unreachable] {
-        let answer = app
-            .call(
-                &admin,
-                "POST",
-                "/buckets",
-                Some(json!({"name": "lake", "store": store})),
-            )
-            .await;
+        let answer = app.register(&admin, store).await;
         assert_problem(&answer, StatusCode::BAD_REQUEST);
         let detail = answer.body["detail"].as_str().unwrap();
         assert!(
@@ -225,14 +208,7 @@ async fn a_store_that_refuses_the_probe_or_a_bad_request_registers_nothing(pool:
     }
     // Registering needs admin.
     let developer = app.token(app.acme, Role::Developer).await;
-    let refused = app
-        .call(
-            &developer,
-            "POST",
-            "/buckets",
-            Some(json!({"name": "lake", "store": app.s3.store(&remote)})),
-        )
-        .await;
+    let refused = app.register(&developer, app.s3.store(&remote)).await;
     assert_problem(&refused, StatusCode::FORBIDDEN);
     assert!(app.stored().await.is_empty());
 }
@@ -244,14 +220,7 @@ async fn replacing_keeps_an_omitted_secret_and_republishes_and_deleting_waits_fo
     let app = TestApp::new(pool).await;
     let admin = app.token(app.acme, Role::Admin).await;
     let remote = app.s3.create_bucket("lake");
-    let created = app
-        .call(
-            &admin,
-            "POST",
-            "/buckets",
-            Some(json!({"name": "lake", "store": app.s3.store(&remote)})),
-        )
-        .await;
+    let created = app.register(&admin, app.s3.store(&remote)).await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let delivery = app
         .call(

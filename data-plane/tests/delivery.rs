@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Installation, numbered, records_of, start_worker};
+use common::{Installation, check_shared_delivery, numbered, records_of, start_worker};
 use fjord_common::firehose::{Buffering, Compression};
 
 /// Whether `key` is `<prefix><yyyy/MM/dd/HH/><rest>…`: Firehose's hourly time prefix follows
@@ -167,34 +167,7 @@ async fn two_workers_share_a_delivery_stream_and_deliver_every_record() {
     }
     let mut expected = records.clone();
     expected.sort();
-    installation
-        .wait_for_objects(Duration::from_secs(30), |objects| {
-            let mut delivered = records_of(objects);
-            delivered.dedup();
-            delivered.len() >= expected.len()
-        })
-        .await;
-    // Stopped, the workers have written everything they held: the objects and the counters
-    // agree.
-    let (a, b) = (first.stop().await, second.stop().await);
-    let delivered = records_of(&installation.objects());
-    let mut distinct = delivered.clone();
-    distinct.dedup();
-    assert_eq!(distinct, expected, "every record at least once");
-    assert!(
-        a.records_delivered > 0 && b.records_delivered > 0,
-        "both workers took part: {a:?} {b:?}"
-    );
-    let duplicates = (delivered.len() - distinct.len()) as u64;
-    assert_eq!(
-        duplicates,
-        a.duplicates + b.duplicates,
-        "the duplicates counted are the duplicates in the objects: {a:?} {b:?}"
-    );
-    assert_eq!(
-        a.records_delivered + b.records_delivered,
-        delivered.len() as u64
-    );
+    check_shared_delivery(&installation, first, second, &expected).await;
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ mod common;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
-use common::{Installation, numbered, records_of, start_worker};
+use common::{Installation, check_shared_delivery, numbered, records_of, start_worker};
 use fjord_common::firehose::Compression;
 
 fn sorted(mut records: Vec<String>) -> Vec<String> {
@@ -140,29 +140,5 @@ async fn two_workers_share_the_shards_and_count_every_duplicate() {
         tokio::time::sleep(Duration::from_millis(40)).await;
     }
     let expected = sorted(expected);
-    installation
-        .wait_for_objects(Duration::from_secs(30), |objects| {
-            let mut delivered = records_of(objects);
-            delivered.dedup();
-            delivered.len() >= expected.len()
-        })
-        .await;
-    let (a, b) = (first.stop().await, second.stop().await);
-    let delivered = records_of(&installation.objects());
-    let mut distinct = delivered.clone();
-    distinct.dedup();
-    assert_eq!(distinct, expected, "every record at least once");
-    assert!(
-        a.records_delivered > 0 && b.records_delivered > 0,
-        "both workers took part: {a:?} {b:?}"
-    );
-    assert_eq!(
-        (delivered.len() - distinct.len()) as u64,
-        a.duplicates + b.duplicates,
-        "the duplicates counted are those in the objects: {a:?} {b:?}"
-    );
-    assert_eq!(
-        a.records_delivered + b.records_delivered,
-        delivered.len() as u64
-    );
+    check_shared_delivery(&installation, first, second, &expected).await;
 }

@@ -264,6 +264,34 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestOrigin {
     }
 }
 
+/// At most 128 characters of `text` without control characters, for the audit log.
+pub(crate) fn printable(text: &str) -> String {
+    text.chars().filter(|c| !c.is_control()).take(128).collect()
+}
+
+/// Records a change made through the REST API (`action`, e.g. `streams:Create`, on
+/// `resource`) in the audit log, with its outcome: a refused change carries its problem kind.
+/// `details` must hold no secret.
+pub(crate) async fn record_change(
+    state: &ApiState,
+    context: &AuthContext,
+    origin: &RequestOrigin,
+    action: String,
+    resource: &str,
+    failure: Option<&Problem>,
+    details: serde_json::Value,
+) {
+    let mut entry = context
+        .audit_entry(action, printable(resource))
+        .from_address(origin.source_ip.clone(), origin.user_agent.clone())
+        .with_details(details);
+    if let Some(problem) = failure {
+        let kind = problem.problem_type.rsplit(':').next().unwrap_or_default();
+        entry = entry.failed(kind.to_owned());
+    }
+    state.store.record_audit(context.tenant_id, entry).await;
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -177,11 +177,7 @@ fn view(row: &BucketRow) -> Result<BucketView, Problem> {
 }
 
 fn secret_box(state: &ApiState) -> Result<&SecretBox, Problem> {
-    state
-        .key_material
-        .as_ref()
-        .map(|material| &material.secret_box)
-        .ok_or_else(|| Problem::internal(&"the REST API was built without the master key"))
+    crate::api::keys::key_material(state).map(|material| &material.secret_box)
 }
 
 /// An `http(s)://host[:port][/path]` endpoint without credentials, query or fragment.
@@ -399,16 +395,16 @@ async fn audit(
     failure: Option<&Problem>,
     details: Value,
 ) {
-    let name: String = name.chars().filter(|c| !c.is_control()).take(128).collect();
-    let mut entry = context
-        .audit_entry(format!("buckets:{action}"), name)
-        .from_address(origin.source_ip.clone(), origin.user_agent.clone())
-        .with_details(details);
-    if let Some(problem) = failure {
-        let kind = problem.problem_type.rsplit(':').next().unwrap_or_default();
-        entry = entry.failed(kind.to_owned());
-    }
-    state.store.record_audit(context.tenant_id, entry).await;
+    crate::api::audit::record_change(
+        state,
+        context,
+        origin,
+        format!("buckets:{action}"),
+        name,
+        failure,
+        details,
+    )
+    .await;
 }
 
 fn store_problem(error: StoreError) -> Problem {

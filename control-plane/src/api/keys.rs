@@ -156,7 +156,7 @@ fn created(key: AccessKeyRecord, secret_access_key: String) -> CreatedKey {
     }
 }
 
-fn key_material(state: &ApiState) -> Result<&KeyMaterial, Problem> {
+pub(crate) fn key_material(state: &ApiState) -> Result<&KeyMaterial, Problem> {
     state
         .key_material
         .as_ref()

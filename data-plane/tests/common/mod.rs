@@ -65,6 +65,43 @@ impl Worker {
     }
 }
 
+/// Waits until every record of `expected` (sorted) is in the objects, stops two workers that
+/// shared the delivery, and checks what they left: every record at least once, both took part,
+/// and their counters agree with the objects (records delivered, duplicates).
+pub async fn check_shared_delivery(
+    installation: &Installation,
+    first: Worker,
+    second: Worker,
+    expected: &[String],
+) {
+    installation
+        .wait_for_objects(Duration::from_secs(30), |objects| {
+            let mut delivered = records_of(objects);
+            delivered.dedup();
+            delivered.len() >= expected.len()
+        })
+        .await;
+    // Stopped, the workers have written everything they held.
+    let (a, b) = (first.stop().await, second.stop().await);
+    let delivered = records_of(&installation.objects());
+    let mut distinct = delivered.clone();
+    distinct.dedup();
+    assert_eq!(distinct, expected, "every record at least once");
+    assert!(
+        a.records_delivered > 0 && b.records_delivered > 0,
+        "both workers took part: {a:?} {b:?}"
+    );
+    assert_eq!(
+        (delivered.len() - distinct.len()) as u64,
+        a.duplicates + b.duplicates,
+        "the duplicates counted are those in the objects: {a:?} {b:?}"
+    );
+    assert_eq!(
+        a.records_delivered + b.records_delivered,
+        delivered.len() as u64
+    );
+}
+
 /// `count` newline-terminated JSON records tagged `tag`.
 pub fn numbered(count: usize, tag: &str) -> Vec<String> {
     (0..count).map(|i| format!("{{\"{tag}\":{i}}}\n")).collect()

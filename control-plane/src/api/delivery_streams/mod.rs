@@ -31,6 +31,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::ApiState;
 use crate::api::audit::RequestOrigin;
+use crate::api::audit::printable;
 use crate::api::problem::Problem;
 use crate::auth::context::AuthContext;
 use crate::firehose::FirehoseAdmin;
@@ -192,11 +193,6 @@ fn view_with_tags(
     })
 }
 
-/// At most 128 characters of `text` without control characters, for the audit log.
-fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(128).collect()
-}
-
 /// Records a delivery stream change in the audit log, with its outcome.
 async fn audit(
     state: &ApiState,
@@ -207,13 +203,14 @@ async fn audit(
     failure: Option<&Problem>,
     details: Value,
 ) {
-    let mut entry = context
-        .audit_entry(format!("delivery-streams:{action}"), printable(name))
-        .from_address(origin.source_ip.clone(), origin.user_agent.clone())
-        .with_details(details);
-    if let Some(problem) = failure {
-        let kind = problem.problem_type.rsplit(':').next().unwrap_or_default();
-        entry = entry.failed(kind.to_owned());
-    }
-    state.store.record_audit(context.tenant_id, entry).await;
+    crate::api::audit::record_change(
+        state,
+        context,
+        origin,
+        format!("delivery-streams:{action}"),
+        name,
+        failure,
+        details,
+    )
+    .await;
 }

@@ -27,6 +27,7 @@ use fjord_common::stream_ref::{Validation, is_valid_stream_name, stream_arn};
 
 use crate::api::ApiState;
 use crate::api::audit::RequestOrigin;
+use crate::api::audit::printable;
 use crate::api::problem::Problem;
 use crate::auth::context::AuthContext;
 use crate::store::StoreError;
@@ -35,10 +36,6 @@ use crate::store::streams::{ShardRow, StreamRow};
 
 /// At most 128 characters of `text` without control characters, for the audit log (which,
 /// like all Postgres text, cannot hold NUL).
-fn printable(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(128).collect()
-}
-
 /// Tags as the Kinesis actions validate them, and free of NUL, which Postgres cannot store.
 fn validate_tags(validation: &mut Validation, tags: &[(String, String)]) {
     crate::kinesis::streams::validate_tags(validation, tags);
@@ -142,16 +139,16 @@ async fn audit(
     failure: Option<&Problem>,
     details: serde_json::Value,
 ) {
-    let resource = printable(stream_name);
-    let mut entry = context
-        .audit_entry(format!("streams:{action}"), resource)
-        .from_address(origin.source_ip.clone(), origin.user_agent.clone())
-        .with_details(details);
-    if let Some(problem) = failure {
-        let kind = problem.problem_type.rsplit(':').next().unwrap_or_default();
-        entry = entry.failed(kind.to_owned());
-    }
-    state.store.record_audit(context.tenant_id, entry).await;
+    crate::api::audit::record_change(
+        state,
+        context,
+        origin,
+        format!("streams:{action}"),
+        stream_name,
+        failure,
+        details,
+    )
+    .await;
 }
 
 /// A stream with its shards and tags.
