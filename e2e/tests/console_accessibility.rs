@@ -4,6 +4,7 @@
 
 use aws_sdk_kinesis::primitives::Blob;
 use fjord_e2e::browser::{self, Browser, ENTER, TAB};
+use fjord_e2e::delivery::TestS3;
 use fjord_e2e::{Fjord, Options, stream_name};
 
 /// Presses Tab until the focused element's description contains `want` (at most `limit`
@@ -183,6 +184,18 @@ async fn every_page_passes_axe_wcag_checks() -> anyhow::Result<()> {
         .await?;
     check("/delivery-streams", "a11y-delivery").await?;
     check("/delivery-streams/a11y-delivery", "Destination id").await?;
+    check("/delivery-streams/a11y-delivery", "Delivery, the last hour").await?;
+    check("/buckets", "No buckets registered").await?;
+    let s3 = TestS3::from_env()?;
+    let remote = s3.create_bucket("a11y")?;
+    let registered = reqwest::Client::new()
+        .post(format!("{base}/api/v1/buckets"))
+        .bearer_auth(fjord.session("acme", "owner").await?)
+        .json(&serde_json::json!({"name": "a11y-lake", "store": s3.store(&remote)}))
+        .send()
+        .await?;
+    anyhow::ensure!(registered.status() == 201, "{}", registered.text().await?);
+    check("/buckets", "a11y-lake").await?;
     check("/keys", "Access keys").await?;
     check("/users", "Users and roles").await?;
     check("/audit", "Audit log").await?;

@@ -1,6 +1,7 @@
 //! Delivery streams in the console, in a real browser, with and without JavaScript: create one
 //! with the form (inline validation first), see it listed and described, put a test record
-//! that arrives in the bucket, delete it with its name typed.
+//! that arrives in the bucket and shows in the page's delivery monitoring, delete it with its
+//! name typed; register a bucket with the form, see it listed without its secret, forget it.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -23,6 +24,13 @@ fn contents_under(dir: &Path) -> String {
         }
     }
     text
+}
+
+/// The line after the line `label` in a page's text (a fact's value).
+fn fact_after<'a>(text: &'a str, label: &str) -> Option<&'a str> {
+    let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
+    lines.find(|line| *line == label)?;
+    lines.next()
 }
 
 async fn delivery_journey(javascript: bool) -> anyhow::Result<()> {
@@ -104,6 +112,29 @@ async fn delivery_journey(javascript: bool) -> anyhow::Result<()> {
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
 
+    // The delivery stream's page shows the delivery in its last hour (workers report within a
+    // second here).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        browser.goto(&page).await?;
+        let text = browser.body_text().await?;
+        if fact_after(&text, "Records delivered") == Some("1") {
+            assert_eq!(fact_after(&text, "Objects written"), Some("1"), "{text}");
+            assert_eq!(fact_after(&text, "Duplicates"), Some("0"), "{text}");
+            assert!(text.contains("Delivered records"), "a chart: {text}");
+            assert!(text.contains("None reported."), "no failures: {text}");
+            break;
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "the delivery never showed: {text}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    browser
+        .assert_no_panic("delivery stream monitoring")
+        .await?;
+
     browser.goto(&format!("{base}/delivery-streams")).await?;
     browser.wait_for_text(&name).await?;
     browser.wait_for_text("s3://lake/console/").await?;
@@ -145,4 +176,89 @@ async fn delivery_streams_with_javascript() -> anyhow::Result<()> {
 #[tokio::test]
 async fn delivery_streams_without_javascript() -> anyhow::Result<()> {
     delivery_journey(false).await
+}
+
+/// Registering a bucket with the form (the store checked by the API's probe write), seeing it
+/// listed without its secret, and forgetting it.
+async fn buckets_journey(javascript: bool) -> anyhow::Result<()> {
+    if !browser::available() {
+        eprintln!("SKIPPED: chromium/chromedriver not installed (.ci/run installs them)");
+        return Ok(());
+    }
+    let s3 = fjord_e2e::delivery::TestS3::from_env()?;
+    let fjord = Fjord::start().await?;
+    fjord.create_tenant("acme").await?;
+    let (email, password) = fjord.create_user("acme", "admin").await?;
+    let base = fjord.control_plane_url();
+    let browser = Browser::start(javascript).await?;
+    browser.sign_in(&base, &email, &password).await?;
+    browser.goto(&format!("{base}/buckets")).await?;
+    browser.wait_for_text("No buckets registered").await?;
+    if javascript {
+        browser.wait_hydrated().await?;
+    }
+    let remote = s3.create_bucket("console")?;
+    browser.fill_in("input[name=name]", "console-lake").await?;
+    browser.fill_in("input[name=bucket]", &remote).await?;
+    browser.fill_in("input[name=endpoint]", &s3.url).await?;
+    browser
+        .fill_in("input[name=access_key_id]", &s3.access_key_id)
+        .await?;
+    browser
+        .fill_in("input[name=secret_access_key]", &s3.secret_access_key)
+        .await?;
+    browser
+        .click_on("details.card form button[type=submit]")
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        browser.goto(&format!("{base}/buckets")).await?;
+        let text = browser.body_text().await?;
+        if text.contains("console-lake") {
+            assert!(text.contains(&format!("bucket {remote}")), "{text}");
+            assert!(
+                text.contains(&format!("Access key {}", s3.access_key_id)),
+                "{text}"
+            );
+            assert!(!text.contains(&s3.secret_access_key), "never the secret");
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "never registered: {text}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    browser.assert_no_panic("buckets").await?;
+    browser
+        .screenshot(&format!(
+            "{}-21-buckets",
+            if javascript { "js" } else { "nojs" }
+        ))
+        .await?;
+
+    if javascript {
+        browser.wait_hydrated().await?;
+    }
+    browser.click_on("details.confirm summary").await?;
+    browser
+        .click_on("details.confirm form button[type=submit]")
+        .await?;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        browser.goto(&format!("{base}/buckets")).await?;
+        if browser.body_text().await?.contains("No buckets registered") {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "never forgotten");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn buckets_with_javascript() -> anyhow::Result<()> {
+    buckets_journey(true).await
+}
+
+#[tokio::test]
+async fn buckets_without_javascript() -> anyhow::Result<()> {
+    buckets_journey(false).await
 }

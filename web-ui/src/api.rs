@@ -361,3 +361,132 @@ impl DeliveryStream {
 pub struct PutDeliveryRecordsResponse {
     pub record_ids: Vec<String>,
 }
+
+/// `DeliveryCounts`: one minute (or a window's total) of a delivery stream's delivery.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryCounts {
+    pub read_records: u64,
+    pub read_bytes: u64,
+    pub delivered_records: u64,
+    pub delivered_bytes: u64,
+    pub deliveries: u64,
+    pub failed_attempts: u64,
+    pub duplicates: u64,
+    pub freshness_ms_max: u64,
+}
+
+/// `DeliveryMinuteView`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryMinute {
+    pub minute: String,
+    pub counts: DeliveryCounts,
+}
+
+impl DeliveryMinute {
+    /// `HH:MM` of the minute.
+    pub fn minute_label(&self) -> String {
+        self.minute
+            .split_once('T')
+            .map(|(_, time)| time.chars().take(5).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// `DeliveryMetricsView`: per-minute points, oldest first, and their totals.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryMetrics {
+    pub period_seconds: u32,
+    pub totals: DeliveryCounts,
+    pub points: Vec<DeliveryMinute>,
+}
+
+/// `DeliveryFailureView`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryFailure {
+    pub occurred_at: String,
+    pub stage: String,
+    pub message: String,
+    pub records: u64,
+    pub suppressed: u64,
+}
+
+/// `DeliveryFailurePage`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryFailures {
+    pub items: Vec<DeliveryFailure>,
+}
+
+/// `StoreView`: where a registered bucket lives (never its secret).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketStore {
+    /// `s3`, `gcs` or `azure`.
+    pub kind: String,
+    #[serde(default)]
+    pub bucket: Option<String>,
+    #[serde(default)]
+    pub region: Option<String>,
+    #[serde(default)]
+    pub endpoint: Option<String>,
+    #[serde(default)]
+    pub path_style: Option<bool>,
+    #[serde(default)]
+    pub access_key_id: Option<String>,
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default)]
+    pub container: Option<String>,
+    pub secret_set: bool,
+}
+
+impl BucketStore {
+    /// Where the bucket is, in words.
+    pub fn place(&self) -> String {
+        match &*self.kind {
+            "s3" => {
+                let bucket = self.bucket.clone().unwrap_or_default();
+                match &self.endpoint {
+                    Some(endpoint) => format!("{endpoint} · bucket {bucket}"),
+                    None => format!(
+                        "Amazon S3 {} · bucket {bucket}",
+                        self.region.clone().unwrap_or_default()
+                    ),
+                }
+            }
+            "gcs" => format!(
+                "Google Cloud Storage · bucket {}",
+                self.bucket.clone().unwrap_or_default()
+            ),
+            "azure" => format!(
+                "Azure account {} · container {}",
+                self.account.clone().unwrap_or_default(),
+                self.container.clone().unwrap_or_default()
+            ),
+            other => other.to_owned(),
+        }
+    }
+
+    /// How Fjord signs in there, in words (never the secret).
+    pub fn credentials(&self) -> String {
+        match (&self.access_key_id, self.secret_set) {
+            (Some(id), true) => format!("Access key {id}"),
+            (None, true) => "Key stored (write-only)".to_owned(),
+            _ => "The workers' environment".to_owned(),
+        }
+    }
+}
+
+/// `BucketView`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Bucket {
+    pub name: String,
+    pub arn: String,
+    pub store: BucketStore,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+/// `BucketList`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketList {
+    pub items: Vec<Bucket>,
+}

@@ -85,6 +85,7 @@ pub fn App() -> impl IntoView {
                         view=pages::DeliveryStreamPage
                         ssr=SsrMode::Async
                     />
+                    <Route path=path!("/buckets") view=pages::BucketsPage ssr=SsrMode::Async />
                     <Route path=path!("/keys") view=pages::KeysPage ssr=SsrMode::Async />
                     <Route path=path!("/users") view=pages::UsersPage ssr=SsrMode::Async />
                     <Route path=path!("/audit") view=pages::AuditPage ssr=SsrMode::Async />

@@ -32,7 +32,12 @@ fn collect(document: &Value, schema: &Value, names: &mut BTreeSet<String>) {
     if let Some(properties) = schema["properties"].as_object() {
         names.extend(properties.keys().cloned());
     }
-    for part in schema["allOf"].as_array().into_iter().flatten() {
+    // `allOf` parts all apply; an enum's `oneOf` variants each may (a tagged enum's fields
+    // are the union of its variants').
+    for part in ["allOf", "oneOf"]
+        .iter()
+        .flat_map(|key| schema[*key].as_array().into_iter().flatten())
+    {
         collect(document, part, names);
     }
 }
@@ -87,6 +92,14 @@ fn every_field_the_console_reads_is_in_the_api_contract() {
     check::<api::DeliveryStream>("DeliveryStreamView");
     check::<api::Page<api::DeliveryStream>>("DeliveryStreamPage");
     check::<api::PutDeliveryRecordsResponse>("PutDeliveryRecordsResponse");
+    check::<api::DeliveryCounts>("DeliveryCounts");
+    check::<api::DeliveryMinute>("DeliveryMinuteView");
+    check::<api::DeliveryMetrics>("DeliveryMetricsView");
+    check::<api::DeliveryFailure>("DeliveryFailureView");
+    check::<api::DeliveryFailures>("DeliveryFailurePage");
+    check::<api::BucketStore>("StoreView");
+    check::<api::Bucket>("BucketView");
+    check::<api::BucketList>("BucketList");
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Delivery streams (Firehose): the list, the create page, and one delivery stream's page with
-//! its configuration, a test-record form and deletion.
+//! its configuration, the last hour of delivery (metrics and recent failures), a test-record
+//! form and deletion.
 
 use leptos::prelude::*;
 use leptos_meta::Title;
@@ -16,7 +17,8 @@ use crate::model::delivery_form::{
 use crate::model::format;
 use crate::model::tags::parse_tags;
 use crate::server_fns::delivery_streams::{
-    CreateDeliveryStream, PutDeliveryRecord, describe_delivery_stream, list_delivery_streams,
+    CreateDeliveryStream, PutDeliveryRecord, delivery_monitoring, describe_delivery_stream,
+    list_delivery_streams,
 };
 use crate::server_fns::streams::list_streams;
 
@@ -255,6 +257,7 @@ pub fn DeliveryStreamPage() -> impl IntoView {
                     Err(error) => view! { <ErrorNote error /> }.into_any(),
                     Ok(stream) => view! {
                         <DeliveryDetails stream=stream.clone() />
+                        <DeliveryMonitoringSection name=stream.name.clone() />
                         {(can_write && stream.source == "direct_put").then(|| view! { <PutTestRecord name=stream.name.clone() /> })}
                         {can_write.then(|| view! {
                             <DeleteZone
@@ -313,6 +316,84 @@ fn DeliveryDetails(stream: DeliveryStream) -> impl IntoView {
                 <div><dt>"Compression"</dt><dd>{destination.compression.clone()}</dd></div>
                 <div><dt>"Destination id"</dt><dd class="mono">{destination.destination_id.clone()}</dd></div>
             </dl>
+        </section>
+    }
+}
+
+/// The last hour of delivery: totals, charts per minute and the newest failures, refreshed
+/// every minute while the page is open (with JavaScript).
+#[component]
+fn DeliveryMonitoringSection(name: String) -> impl IntoView {
+    let tick = RwSignal::new(0u32);
+    let monitoring = Resource::new(
+        move || (name.clone(), tick.get()),
+        |(name, _)| delivery_monitoring(name),
+    );
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(
+            move || tick.update(|t| *t = t.wrapping_add(1)),
+            std::time::Duration::from_secs(60),
+        );
+        on_cleanup(move || {
+            if let Ok(handle) = handle {
+                handle.clear();
+            }
+        });
+    }
+    view! {
+        <section aria-labelledby="monitoring">
+            <h2 id="monitoring">"Delivery, the last hour"</h2>
+            <p class="hint">"Per minute (UTC), as the workers report it every few seconds. Records are retried until delivered; each failed attempt is counted."</p>
+            <Transition fallback=|| view! { <Loading label="Loading metrics…" /> }>
+                {move || Suspend::new(async move {
+                    match monitoring.await {
+                        Err(error) => view! { <ErrorNote error /> }.into_any(),
+                        Ok(monitoring) => {
+                            let totals = monitoring.totals.clone();
+                            view! {
+                                <dl class="facts">
+                                    <div><dt>"Records delivered"</dt><dd>{format::thousands(totals.delivered_records)}</dd></div>
+                                    <div><dt>"Bytes delivered"</dt><dd>{format::bytes(totals.delivered_bytes)}</dd></div>
+                                    <div><dt>"Objects written"</dt><dd>{format::thousands(totals.deliveries)}</dd></div>
+                                    <div><dt>"Failed attempts"</dt><dd>{format::thousands(totals.failed_attempts)}</dd></div>
+                                    <div><dt>"Duplicates"</dt><dd>{format::thousands(totals.duplicates)}</dd></div>
+                                    <div><dt>"Data freshness (max)"</dt><dd>{format::milliseconds(totals.freshness_ms_max as i64)}</dd></div>
+                                </dl>
+                                <div class="charts">
+                                    {monitoring.charts.into_iter().map(|chart| view! {
+                                        <figure class="chart card">
+                                            <figcaption><strong>{chart.title.clone()}</strong></figcaption>
+                                            <div class="plot" role="img" aria-label=chart.summary.clone() inner_html=chart.svg></div>
+                                            <p class="hint">{chart.summary}</p>
+                                        </figure>
+                                    }).collect_view()}
+                                </div>
+                                <h3 id="failures">"Recent delivery failures"</h3>
+                                {if monitoring.failures.is_empty() {
+                                    view! { <p class="hint">"None reported."</p> }.into_any()
+                                } else {
+                                    view! {
+                                        <table aria-labelledby="failures">
+                                            <thead><tr><th scope="col">"When"</th><th scope="col">"Stage"</th><th scope="col">"Records"</th><th scope="col">"What happened"</th></tr></thead>
+                                            <tbody>
+                                                {monitoring.failures.into_iter().map(|failure| view! {
+                                                    <tr>
+                                                        <td>{format::timestamp(&failure.occurred_at)}</td>
+                                                        <td>{failure.stage}</td>
+                                                        <td>{format::thousands(failure.records)}</td>
+                                                        <td class="mono">{failure.message}</td>
+                                                    </tr>
+                                                }).collect_view()}
+                                            </tbody>
+                                        </table>
+                                    }.into_any()
+                                }}
+                            }.into_any()
+                        }
+                    }
+                })}
+            </Transition>
         </section>
     }
 }

@@ -102,6 +102,7 @@ pub fn Layout() -> impl IntoView {
             <nav class="side" aria-label="Console">
                 <A href="/streams">"Data streams"</A>
                 <A href="/delivery-streams">"Delivery streams"</A>
+                <A href="/buckets">"Buckets"</A>
                 <A href="/keys">"Access keys"</A>
                 <Suspense fallback=|| ()>
                     {move || Suspend::new(async move {

@@ -2,6 +2,7 @@
 
 pub mod accept_invitation;
 pub mod audit;
+pub mod buckets;
 pub mod data;
 pub mod delivery_streams;
 pub mod getting_started;
@@ -15,6 +16,7 @@ pub mod users;
 
 pub use accept_invitation::AcceptInvitationPage;
 pub use audit::AuditPage;
+pub use buckets::BucketsPage;
 pub use data::DataPage;
 pub use delivery_streams::{CreateDeliveryStreamPage, DeliveryStreamPage, DeliveryStreamsPage};
 pub use getting_started::GettingStartedPage;

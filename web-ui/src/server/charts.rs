@@ -29,6 +29,24 @@ const BRAND: RGBColor = RGBColor(11, 79, 108);
 const GRID: RGBColor = RGBColor(211, 218, 225);
 const INK: RGBColor = RGBColor(74, 88, 102);
 
+/// Titled per-minute charts, one per series, each with its one-line summary (also the chart's
+/// text alternative).
+pub fn titled_charts(
+    minutes: &[String],
+    series: Vec<(&str, Unit, Vec<u64>)>,
+) -> Vec<crate::server_fns::streams::Chart> {
+    series
+        .into_iter()
+        .map(|(title, unit, values)| crate::server_fns::streams::Chart {
+            title: title.to_owned(),
+            summary: crate::model::metrics::summary(title, minutes, &values, |v| {
+                unit.label(v as f64)
+            }),
+            svg: minute_chart(minutes, &values, unit),
+        })
+        .collect()
+}
+
 /// A per-minute line chart, `width`×`height` user units, scaling to its container.
 /// `minutes` label the x axis (`HH:MM`), `values` the y axis, one per minute.
 pub fn minute_chart(minutes: &[String], values: &[u64], unit: Unit) -> String {

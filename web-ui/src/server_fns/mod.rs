@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod buckets;
 pub mod delete;
 pub mod delivery_streams;
 pub mod keys;

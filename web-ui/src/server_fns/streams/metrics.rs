@@ -18,7 +18,7 @@ pub struct Chart {
 pub async fn stream_charts(name: String) -> Result<Vec<Chart>, ConsoleError> {
     use super::super::support::*;
     use crate::api::StreamMetrics;
-    use crate::server::charts::{Unit, minute_chart};
+    use crate::server::charts::Unit;
     let metrics: StreamMetrics = rest()?
         .get(&format!(
             "/api/v1/streams/{}/metrics?minutes=60",
@@ -30,34 +30,25 @@ pub async fn stream_charts(name: String) -> Result<Vec<Chart>, ConsoleError> {
     let series = |pick: fn(&crate::api::MetricsPoint) -> u64| -> Vec<u64> {
         metrics.points.iter().map(pick).collect()
     };
-    let charts = [
-        (
-            "Incoming records",
-            Unit::Count,
-            series(|p| p.incoming_records),
-        ),
-        ("Incoming bytes", Unit::Bytes, series(|p| p.incoming_bytes)),
-        (
-            "Outgoing records",
-            Unit::Count,
-            series(|p| p.outgoing_records),
-        ),
-        (
-            "Iterator age (max per minute)",
-            Unit::Milliseconds,
-            series(|p| p.iterator_age_ms),
-        ),
-    ];
-    Ok(charts
-        .into_iter()
-        .map(|(title, unit, values)| Chart {
-            title: title.to_owned(),
-            summary: crate::model::metrics::summary(title, &minutes, &values, |v| match unit {
-                Unit::Bytes => crate::model::format::bytes(v),
-                Unit::Milliseconds => crate::model::format::milliseconds(v as i64),
-                Unit::Count => crate::model::format::thousands(v),
-            }),
-            svg: minute_chart(&minutes, &values, unit),
-        })
-        .collect())
+    Ok(crate::server::charts::titled_charts(
+        &minutes,
+        vec![
+            (
+                "Incoming records",
+                Unit::Count,
+                series(|p| p.incoming_records),
+            ),
+            ("Incoming bytes", Unit::Bytes, series(|p| p.incoming_bytes)),
+            (
+                "Outgoing records",
+                Unit::Count,
+                series(|p| p.outgoing_records),
+            ),
+            (
+                "Iterator age (max per minute)",
+                Unit::Milliseconds,
+                series(|p| p.iterator_age_ms),
+            ),
+        ],
+    ))
 }

@@ -1,0 +1,7 @@
+pub mod delete;
+pub mod list;
+pub mod register;
+
+pub use delete::*;
+pub use list::*;
+pub use register::*;
