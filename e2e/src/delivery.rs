@@ -5,6 +5,7 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use aws_sdk_firehose::types::builders::ExtendedS3DestinationConfigurationBuilder;
 use aws_sdk_firehose::types::{
     BufferingHints, CompressionFormat, DeliveryStreamStatus, ExtendedS3DestinationConfiguration,
 };
@@ -16,6 +17,17 @@ pub fn s3_destination(
     prefix: &str,
     compression: CompressionFormat,
 ) -> ExtendedS3DestinationConfiguration {
+    s3_destination_builder(bucket, prefix, compression)
+        .build()
+        .expect("a complete destination")
+}
+
+/// [`s3_destination`], still open for more settings.
+pub fn s3_destination_builder(
+    bucket: &str,
+    prefix: &str,
+    compression: CompressionFormat,
+) -> ExtendedS3DestinationConfigurationBuilder {
     ExtendedS3DestinationConfiguration::builder()
         .role_arn("arn:aws:iam::123456789012:role/firehose")
         .bucket_arn(format!("arn:aws:s3:::{bucket}"))
@@ -28,8 +40,6 @@ pub fn s3_destination(
                 .build(),
         )
         .compression_format(compression)
-        .build()
-        .expect("a complete destination")
 }
 
 /// Waits (up to 20 s) until the delivery stream `name` is ACTIVE.

@@ -278,15 +278,7 @@ fn validate(mut object: Map<String, Value>, member: &str) -> Result<ValidDestina
     validation.finish()?;
 
     // What Fjord does not deliver yet.
-    if config
-        .processing_configuration
-        .as_ref()
-        .is_some_and(enabled)
-    {
-        return Err(not_supported(
-            "ProcessingConfiguration (record transformation)",
-        ));
-    }
+    let processors = super::processing::processors(config.processing_configuration.as_ref())?;
     if config
         .data_format_conversion_configuration
         .as_ref()
@@ -388,6 +380,7 @@ fn validate(mut object: Map<String, Value>, member: &str) -> Result<ValidDestina
                 },
                 compression,
                 store: None,
+                processors,
             }),
         },
     })
@@ -541,7 +534,7 @@ mod tests {
     #[test]
     fn unsupported_options_and_bad_buckets_are_invalid_arguments() {
         for extra in [
-            json!({"ProcessingConfiguration": {"Enabled": true, "Processors": []}}),
+            json!({"ProcessingConfiguration": {"Enabled": true, "Processors": [{"Type": "MetadataExtraction"}]}}),
             json!({"DynamicPartitioningConfiguration": {"Enabled": true}}),
             json!({"DataFormatConversionConfiguration": {"Enabled": true}}),
             json!({"S3BackupMode": "Enabled"}),

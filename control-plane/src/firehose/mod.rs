@@ -12,6 +12,7 @@ pub(crate) mod create;
 mod describe;
 pub(crate) mod destination;
 mod lifecycle;
+mod processing;
 mod tags;
 
 use fjord_common::aws_error::{AwsError, AwsErrorKind};

@@ -1,6 +1,9 @@
-//! Where a delivery task's buffers go. A buffer is first *prepared* (its object key chosen,
-//! its body encoded), then *sent*, as often as it takes: a retry sends the same prepared
-//! delivery, so an object store retry overwrites the same key rather than adding a copy.
+//! Where a delivery task's buffers go. A buffer is first *processed* (the delivery stream's
+//! transformation chain, if any), then *prepared* (its object keys chosen, bodies encoded),
+//! then *sent*, as often as it takes: a retry sends the same prepared delivery, so an object
+//! store retry overwrites the same keys rather than adding copies. Records the chain could
+//! not process go to the error output (`<ErrorOutputPrefix>`, error type `processing-failed`)
+//! as Firehose writes them: one JSON line each with the raw data.
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -10,6 +13,7 @@ use super::buffer::{Record, concatenate};
 use super::encode;
 use super::ledger::Entry;
 use super::naming::{KeyPrefix, object_key};
+use super::process::{FailedRecord, Processed, Processing};
 use super::sink::{ObjectSink, SinkError};
 use super::task::WorkerContext;
 
@@ -20,21 +24,27 @@ pub(crate) enum Destination {
 
 /// One buffer, ready to send.
 pub(crate) enum Prepared {
-    Object { key: String, body: bytes::Bytes },
+    /// Objects by key: the records delivered, and the error output (each may be absent).
+    Objects(Vec<(String, bytes::Bytes)>),
 }
 
 impl Prepared {
     /// What to call it in logs.
-    pub(crate) fn describe(&self) -> &str {
+    pub(crate) fn describe(&self) -> String {
         match self {
-            Self::Object { key, .. } => key,
+            Self::Objects(objects) if objects.is_empty() => "nothing to write".to_owned(),
+            Self::Objects(objects) => objects
+                .iter()
+                .map(|(key, _)| key.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     }
 
     /// The objects it makes, as the ledger notes them.
     pub(crate) fn keys(&self) -> Vec<String> {
         match self {
-            Self::Object { key, .. } => vec![key.clone()],
+            Self::Objects(objects) => objects.iter().map(|(key, _)| key.clone()).collect(),
         }
     }
 }
@@ -74,6 +84,8 @@ impl Destination {
                     );
                 }
                 let prefix = KeyPrefix::parse(&destination.prefix).context("invalid prefix")?;
+                let error_prefix = KeyPrefix::parse_error_output(&destination.error_output_prefix)
+                    .context("invalid error output prefix")?;
                 let sink = match &destination.store {
                     Some(registered) => {
                         ObjectSink::registered(registered.open(&context.secret_box).with_context(
@@ -90,8 +102,12 @@ impl Destination {
                     name: spec.name.clone(),
                     version_id: spec.version_id,
                     prefix,
+                    error_prefix,
                     compression: destination.compression,
                     sink,
+                    processing: (!destination.processors.is_empty())
+                        .then(|| Processing::new(&destination.processors, &spec.arn))
+                        .transpose()?,
                 };
                 let sample = object.key(Utc::now());
                 object
@@ -103,27 +119,59 @@ impl Destination {
         }
     }
 
-    /// The buffer's records as one delivery; `oldest` is the oldest record's arrival.
+    /// The buffer's records through the delivery stream's transformation chain (as they are
+    /// when it has none).
+    pub(crate) async fn process(&self, records: &[Record]) -> Processed {
+        match self {
+            Self::Object(object) => match &object.processing {
+                Some(processing) => processing.run(records).await,
+                None => Processed {
+                    records: records.to_vec(),
+                    ..Processed::default()
+                },
+            },
+        }
+    }
+
+    /// What a processed buffer makes: the object of its records, and one of the records that
+    /// failed processing; `oldest` is the buffer's oldest record's arrival.
     pub(crate) fn prepare(
         &self,
-        records: &[Record],
+        processed: &Processed,
         oldest: DateTime<Utc>,
     ) -> Result<Prepared, DeliveryError> {
         match self {
             Self::Object(object) => {
-                let key = object.key(oldest);
-                let body = encode::compress(object.compression, concatenate(records)).ok_or_else(
-                    || {
-                        DeliveryError::Permanent(format!(
-                            "cannot compress as {}",
-                            object.compression.as_aws()
-                        ))
-                    },
-                )?;
-                Ok(Prepared::Object {
-                    key,
-                    body: body.into(),
-                })
+                let mut objects = Vec::new();
+                if !processed.records.is_empty() {
+                    let key = object.key(oldest);
+                    let body =
+                        encode::compress(object.compression, concatenate(&processed.records))
+                            .ok_or_else(|| {
+                                DeliveryError::Permanent(format!(
+                                    "cannot compress as {}",
+                                    object.compression.as_aws()
+                                ))
+                            })?;
+                    objects.push((key, body.into()));
+                }
+                if !processed.failed.is_empty() {
+                    let key = format!(
+                        "{}{}",
+                        object
+                            .error_prefix
+                            .evaluate_error_output(oldest, "processing-failed"),
+                        object_key(
+                            &KeyPrefix::empty(),
+                            &object.name,
+                            object.version_id,
+                            oldest,
+                            Compression::Uncompressed,
+                        )
+                    );
+                    objects.push((key, error_lines(&processed.failed).into()));
+                }
+                Ok(Prepared::Objects(objects))
             }
         }
     }
@@ -131,8 +179,10 @@ impl Destination {
     /// Sends a prepared delivery once; returns once the destination has it.
     pub(crate) async fn send(&self, prepared: &Prepared) -> Result<(), DeliveryError> {
         match (self, prepared) {
-            (Self::Object(object), Prepared::Object { key, body }) => {
-                object.sink.put(key, body.clone()).await?;
+            (Self::Object(object), Prepared::Objects(objects)) => {
+                for (key, body) in objects {
+                    object.sink.put(key, body.clone()).await?;
+                }
                 Ok(())
             }
         }
@@ -161,8 +211,10 @@ pub(crate) struct ObjectDestination {
     name: String,
     version_id: i64,
     prefix: KeyPrefix,
+    error_prefix: KeyPrefix,
     compression: Compression,
     sink: ObjectSink,
+    processing: Option<Processing>,
 }
 
 impl ObjectDestination {
@@ -175,4 +227,25 @@ impl ObjectDestination {
             self.compression,
         )
     }
+}
+
+/// Records that failed processing as Firehose writes them to the error output: one JSON object
+/// per line.
+fn error_lines(failed: &[FailedRecord]) -> Vec<u8> {
+    use base64::Engine as _;
+    let mut out = Vec::new();
+    for record in failed {
+        let line = serde_json::json!({
+            "attemptsMade": record.attempts,
+            "arrivalTimestamp": record.raw.arrival.timestamp_millis(),
+            "errorCode": record.error_code,
+            "errorMessage": record.message,
+            "attemptEndingTimestamp": record.failed_at.timestamp_millis(),
+            "rawData": base64::engine::general_purpose::STANDARD.encode(&record.raw.data),
+            "lambdaArn": record.function,
+        });
+        out.extend_from_slice(line.to_string().as_bytes());
+        out.push(b'\n');
+    }
+    out
 }

@@ -17,6 +17,7 @@ mod kinesis_source;
 mod ledger;
 mod metrics;
 mod naming;
+mod process;
 mod report;
 mod sink;
 mod source;

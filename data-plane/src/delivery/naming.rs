@@ -37,6 +37,8 @@ enum Part {
     Literal(String),
     Timestamp(Vec<DateToken>),
     RandomString,
+    /// `!{firehose:error-output-type}`: `processing-failed`, … (error output prefixes only).
+    ErrorOutputType,
 }
 
 /// A parsed prefix, evaluated once per object.
@@ -47,16 +49,37 @@ pub(crate) struct KeyPrefix {
 
 /// Firehose's time prefix, used after a prefix without expressions (or alone).
 const DEFAULT_PREFIX: &str = "!{timestamp:yyyy/MM/dd/HH/}";
+/// What follows an error output prefix without expressions (or stands alone).
+const DEFAULT_ERROR_PREFIX: &str = "!{firehose:error-output-type}/!{timestamp:yyyy/MM/dd/HH/}";
 /// Length of `!{firehose:random-string}`'s value, as on Firehose.
 const RANDOM_STRING_LENGTH: usize = 11;
 
 impl KeyPrefix {
     pub(crate) fn parse(prefix: &str) -> Result<Self, PrefixError> {
+        Self::parse_with_default(prefix, DEFAULT_PREFIX, false)
+    }
+
+    /// No prefix at all (a key's suffix alone).
+    pub(crate) fn empty() -> Self {
+        Self { parts: Vec::new() }
+    }
+
+    /// An error output prefix: one without expressions is followed by
+    /// `<error-output-type>/yyyy/MM/dd/HH/`.
+    pub(crate) fn parse_error_output(prefix: &str) -> Result<Self, PrefixError> {
+        Self::parse_with_default(prefix, DEFAULT_ERROR_PREFIX, true)
+    }
+
+    fn parse_with_default(
+        prefix: &str,
+        default: &str,
+        error_output: bool,
+    ) -> Result<Self, PrefixError> {
         let static_prefix;
         let prefix = if prefix.contains("!{") {
             prefix
         } else {
-            static_prefix = format!("{prefix}{DEFAULT_PREFIX}");
+            static_prefix = format!("{prefix}{default}");
             &static_prefix
         };
         let mut parts = Vec::new();
@@ -70,7 +93,7 @@ impl KeyPrefix {
                 return Err(PrefixError::Unclosed(offset + start));
             };
             let expression = &rest[start + 2..start + length];
-            parts.push(parse_expression(expression)?);
+            parts.push(parse_expression(expression, error_output)?);
             offset += start + length + 1;
             rest = &rest[start + length + 1..];
         }
@@ -82,24 +105,37 @@ impl KeyPrefix {
 
     /// The prefix for an object whose oldest record arrived `at`.
     pub(crate) fn evaluate(&self, at: DateTime<Utc>) -> String {
+        self.evaluate_error_output(at, "")
+    }
+
+    /// The prefix for an error output object of `error_output_type` (`processing-failed`, …).
+    pub(crate) fn evaluate_error_output(
+        &self,
+        at: DateTime<Utc>,
+        error_output_type: &str,
+    ) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {
                 Part::Literal(text) => out.push_str(text),
                 Part::Timestamp(tokens) => format_date(tokens, at, &mut out),
                 Part::RandomString => out.push_str(&random_string()),
+                Part::ErrorOutputType => out.push_str(error_output_type),
             }
         }
         out
     }
 }
 
-fn parse_expression(expression: &str) -> Result<Part, PrefixError> {
+fn parse_expression(expression: &str, error_output: bool) -> Result<Part, PrefixError> {
     let unsupported = || PrefixError::UnsupportedExpression(expression.to_owned());
     let (namespace, value) = expression.split_once(':').ok_or_else(unsupported)?;
     match (namespace.trim(), value) {
         ("timestamp", pattern) => Ok(Part::Timestamp(parse_pattern(pattern)?)),
         ("firehose", value) if value.trim() == "random-string" => Ok(Part::RandomString),
+        ("firehose", value) if error_output && value.trim() == "error-output-type" => {
+            Ok(Part::ErrorOutputType)
+        }
         _ => Err(unsupported()),
     }
 }
@@ -291,6 +327,27 @@ mod tests {
         );
         let prefix = KeyPrefix::parse("!{timestamp:'year='yyyy'/''q'''}").unwrap();
         assert_eq!(prefix.evaluate(at()), "year=2018/'q'");
+    }
+
+    #[test]
+    fn error_output_prefixes_name_the_error_type() {
+        let default = KeyPrefix::parse_error_output("").unwrap();
+        assert_eq!(
+            default.evaluate_error_output(at(), "processing-failed"),
+            "processing-failed/2018/03/07/09/"
+        );
+        let plain = KeyPrefix::parse_error_output("errors/").unwrap();
+        assert_eq!(
+            plain.evaluate_error_output(at(), "processing-failed"),
+            "errors/processing-failed/2018/03/07/09/"
+        );
+        let custom =
+            KeyPrefix::parse_error_output("e/!{firehose:error-output-type}/!{timestamp:yyyy}/")
+                .unwrap();
+        assert_eq!(
+            custom.evaluate_error_output(at(), "processing-failed"),
+            "e/processing-failed/2018/"
+        );
     }
 
     #[test]

@@ -232,11 +232,32 @@ impl DeliveryTask {
     /// If it cannot be prepared, or `cancel` fires while sending keeps failing, the messages
     /// are given back. Each send is noted in the ledger first.
     async fn deliver(&self, buffer: &mut Buffer, ledger: &mut Ledger, cancel: &CancellationToken) {
-        let records = buffer.len();
-        let bytes = buffer.bytes();
         let oldest = buffer.oldest_arrival().unwrap_or_else(Utc::now);
         let duplicates = self.duplicates(buffer, ledger).await;
-        let prepared = match self.destination.prepare(buffer.records(), oldest) {
+        let processed = self
+            .keeping(
+                buffer.messages(),
+                self.destination.process(buffer.records()),
+            )
+            .await;
+        if let Some(first) = processed.failed.first() {
+            self.context.reporter.failed(
+                &self.spec,
+                "processing",
+                &format!("{}: {}", first.error_code, first.message),
+                processed.failed.len(),
+            );
+        }
+        if processed.dropped > 0 || !processed.failed.is_empty() {
+            tracing::info!(
+                dropped = processed.dropped,
+                failed = processed.failed.len(),
+                "transformation dropped records or sent them to the error output"
+            );
+        }
+        let records = processed.records.len();
+        let bytes: usize = processed.records.iter().map(|r| r.data.len()).sum();
+        let prepared = match self.destination.prepare(&processed, oldest) {
             Ok(prepared) => prepared,
             Err(error) => {
                 self.context.reporter.failed(
@@ -250,7 +271,7 @@ impl DeliveryTask {
                 return;
             }
         };
-        let what = prepared.describe().to_owned();
+        let what = prepared.describe();
         let entry = Entry::new(prepared.keys(), buffer.ids());
         let mut noted = false;
         let mut backoff = FIRST_BACKOFF;
@@ -326,6 +347,20 @@ impl DeliveryTask {
             tracing::info!(%what, duplicates, "delivered records an earlier delivery had already delivered");
         }
         tracing::debug!(%what, records, bytes, "delivered");
+    }
+}
+
+impl DeliveryTask {
+    /// Runs `work` while telling JetStream every heartbeat that `messages` are still being
+    /// worked on, so AckWait never passes during a long transformation.
+    async fn keeping<F: std::future::Future>(&self, messages: &[Message], work: F) -> F::Output {
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                output = &mut work => return output,
+                _ = tokio::time::sleep(self.heartbeat()) => progress(messages).await,
+            }
+        }
     }
 }
 

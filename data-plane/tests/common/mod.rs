@@ -180,6 +180,7 @@ impl Installation {
                     buffering,
                     compression,
                     store: None,
+                    processors: Vec::new(),
                 }),
             },
             version_id: 1,

@@ -165,6 +165,29 @@ pub struct ObjectStoreDestination {
     /// every delivery stream naming the bucket.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub store: Option<crate::buckets::RegisteredBucket>,
+    /// The record transformation chain (`ProcessingConfiguration` when enabled), applied in
+    /// order to each buffer before it is delivered.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processors: Vec<Processor>,
+}
+
+/// One step of a delivery stream's record transformation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Processor {
+    /// Firehose's `Lambda` processor: the records are sent to a function over HTTP with the
+    /// Lambda transformation contract (`recordId`, base64 `data`; each answered `Ok`,
+    /// `Dropped` or `ProcessingFailed`). `url` is the `LambdaArn` parameter, which Fjord takes
+    /// as the function's http(s) URL.
+    Function {
+        url: String,
+        /// Further attempts after a failed call (`NumberOfRetries`, 0-300, default 3).
+        retries: u32,
+        /// Most record bytes per call (`BufferSizeInMBs`, 0.2-3 MB, default 1 MB).
+        batch_bytes: u64,
+    },
+    /// `AppendDelimiterToRecord`: `delimiter` (escapes already resolved) after each record.
+    AppendDelimiter { delimiter: String },
 }
 
 /// One destination of a delivery stream, with Firehose's destination id.
@@ -283,6 +306,9 @@ mod tests {
                     },
                     compression: Compression::Gzip,
                     store: None,
+                    processors: vec![Processor::AppendDelimiter {
+                        delimiter: "\n".to_owned(),
+                    }],
                 }),
             },
             version_id: 1,

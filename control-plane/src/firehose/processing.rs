@@ -1,0 +1,287 @@
+//! `ProcessingConfiguration`: the record transformation chain of a delivery stream, validated
+//! as Firehose validates it and turned into Fjord's [`Processor`] steps.
+//!
+//! Supported: `Lambda` (Fjord calls the function over HTTP: its `LambdaArn` parameter is the
+//! function's `http(s)://` URL; `NumberOfRetries` 0-300, default 3; `BufferSizeInMBs` 0.2-3,
+//! default 1; `BufferIntervalInSeconds` 60-900 and `RoleArn` are accepted and not used) and
+//! `AppendDelimiterToRecord` (`Delimiter`, default `\n`, with `\n`, `\r`, `\t` and `\\`
+//! escapes). Other processor types are refused as not supported yet.
+
+use fjord_common::aws_error::AwsError;
+use fjord_common::firehose::Processor;
+use serde_json::Value;
+
+/// At most this many processors (Firehose's limit).
+const MAX_PROCESSORS: usize = 5;
+const DEFAULT_RETRIES: u32 = 3;
+const MAX_RETRIES: u32 = 300;
+const DEFAULT_BATCH_MB: f64 = 1.0;
+
+fn invalid(message: impl Into<String>) -> AwsError {
+    AwsError::invalid_argument(message)
+}
+
+/// The processors a `ProcessingConfiguration` asks for; none when it is absent or disabled.
+pub(crate) fn processors(configuration: Option<&Value>) -> Result<Vec<Processor>, AwsError> {
+    let Some(configuration) = configuration else {
+        return Ok(Vec::new());
+    };
+    if configuration.get("Enabled") == Some(&Value::Bool(false)) {
+        return Ok(Vec::new());
+    }
+    let listed = match configuration.get("Processors") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(listed)) => listed,
+        Some(_) => {
+            return Err(invalid(
+                "ProcessingConfiguration.Processors must be a list.",
+            ));
+        }
+    };
+    if listed.len() > MAX_PROCESSORS {
+        return Err(invalid(format!(
+            "ProcessingConfiguration.Processors holds at most {MAX_PROCESSORS} processors."
+        )));
+    }
+    listed.iter().map(processor).collect()
+}
+
+/// One processor's `Parameters` as (name, value) pairs.
+fn parameters(processor: &Value) -> Result<Vec<(&str, &str)>, AwsError> {
+    let Some(listed) = processor.get("Parameters") else {
+        return Ok(Vec::new());
+    };
+    let Some(listed) = listed.as_array() else {
+        return Err(invalid("Processor Parameters must be a list."));
+    };
+    listed
+        .iter()
+        .map(|parameter| {
+            match (
+                parameter.get("ParameterName").and_then(Value::as_str),
+                parameter.get("ParameterValue").and_then(Value::as_str),
+            ) {
+                (Some(name), Some(value)) if !value.is_empty() && value.len() <= 5120 => {
+                    Ok((name, value))
+                }
+                _ => Err(invalid(
+                    "Each processor parameter needs a ParameterName and a ParameterValue of 1-5120 characters.",
+                )),
+            }
+        })
+        .collect()
+}
+
+fn processor(processor: &Value) -> Result<Processor, AwsError> {
+    let kind = processor.get("Type").and_then(Value::as_str).unwrap_or("");
+    let parameters = parameters(processor)?;
+    let known = |allowed: &[&str]| {
+        parameters
+            .iter()
+            .find(|(name, _)| !allowed.contains(name))
+            .map_or(Ok(()), |(name, _)| {
+                Err(invalid(format!(
+                    "Parameter {name} is not valid for processor type {kind}."
+                )))
+            })
+    };
+    let value = |name: &str| {
+        parameters
+            .iter()
+            .find(|(given, _)| *given == name)
+            .map(|(_, value)| *value)
+    };
+    match kind {
+        "Lambda" => {
+            known(&[
+                "LambdaArn",
+                "NumberOfRetries",
+                "RoleArn",
+                "BufferSizeInMBs",
+                "BufferIntervalInSeconds",
+            ])?;
+            let url = value("LambdaArn")
+                .ok_or_else(|| invalid("The Lambda processor needs the LambdaArn parameter."))?;
+            let parsed = url::Url::parse(url).ok().filter(|url| {
+                matches!(url.scheme(), "http" | "https")
+                    && url.host_str().is_some_and(|host| !host.is_empty())
+                    && url.username().is_empty()
+                    && url.password().is_none()
+            });
+            if parsed.is_none() {
+                return Err(invalid(format!(
+                    "LambdaArn {url}: Fjord calls transformation functions over HTTP with the Lambda contract; give the function's http(s) URL (without credentials)."
+                )));
+            }
+            let retries = match value("NumberOfRetries") {
+                None => DEFAULT_RETRIES,
+                Some(text) => text
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|retries| *retries <= MAX_RETRIES)
+                    .ok_or_else(|| {
+                        invalid(format!(
+                            "NumberOfRetries must be a whole number from 0 to {MAX_RETRIES}."
+                        ))
+                    })?,
+            };
+            let batch_mb = match value("BufferSizeInMBs") {
+                None => DEFAULT_BATCH_MB,
+                Some(text) => text
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|mb| (0.2..=3.0).contains(mb))
+                    .ok_or_else(|| invalid("BufferSizeInMBs must be from 0.2 to 3."))?,
+            };
+            if let Some(text) = value("BufferIntervalInSeconds")
+                && !text
+                    .parse::<u32>()
+                    .is_ok_and(|seconds| (60..=900).contains(&seconds))
+            {
+                return Err(invalid("BufferIntervalInSeconds must be from 60 to 900."));
+            }
+            Ok(Processor::Function {
+                url: url.to_owned(),
+                retries,
+                batch_bytes: (batch_mb * 1024.0 * 1024.0) as u64,
+            })
+        }
+        "AppendDelimiterToRecord" => {
+            known(&["Delimiter"])?;
+            Ok(Processor::AppendDelimiter {
+                delimiter: unescape(value("Delimiter").unwrap_or("\\n")),
+            })
+        }
+        "" => Err(invalid("Each processor needs a Type.")),
+        "RecordDeAggregation"
+        | "Decompression"
+        | "CloudWatchLogProcessing"
+        | "MetadataExtraction" => Err(invalid(format!(
+            "Processor type {kind} is not supported yet by Fjord."
+        ))),
+        other => Err(invalid(format!(
+            "Processor type {other} is not valid: Lambda, AppendDelimiterToRecord, RecordDeAggregation, Decompression, CloudWatchLogProcessing or MetadataExtraction."
+        ))),
+    }
+}
+
+/// `\n`, `\r`, `\t` and `\\` as the characters they name; anything else as written.
+fn unescape(text: &str) -> String {
+    let mut out = String::new();
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some('t') => out.push('\t'),
+            Some('\\') => out.push('\\'),
+            Some(other) => {
+                out.push('\\');
+                out.push(other);
+            }
+            None => out.push('\\'),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn lambda(parameters: Value) -> Value {
+        json!({"Enabled": true, "Processors": [{"Type": "Lambda", "Parameters": parameters}]})
+    }
+
+    #[test]
+    fn a_lambda_processor_takes_the_function_url_and_its_limits() {
+        let parsed = processors(Some(&lambda(json!([
+            {"ParameterName": "LambdaArn", "ParameterValue": "http://127.0.0.1:9000/transform"},
+            {"ParameterName": "NumberOfRetries", "ParameterValue": "1"},
+            {"ParameterName": "BufferSizeInMBs", "ParameterValue": "0.5"},
+            {"ParameterName": "BufferIntervalInSeconds", "ParameterValue": "60"},
+        ]))))
+        .unwrap();
+        assert_eq!(
+            parsed,
+            [Processor::Function {
+                url: "http://127.0.0.1:9000/transform".to_owned(),
+                retries: 1,
+                batch_bytes: 512 * 1024,
+            }]
+        );
+    }
+
+    #[test]
+    fn bad_processors_are_invalid_arguments() {
+        let url = json!({"ParameterName": "LambdaArn", "ParameterValue": "https://f.example/x"});
+        for (configuration, says) in [
+            (
+                lambda(
+                    json!([{"ParameterName": "LambdaArn", "ParameterValue": "arn:aws:lambda:us-east-1:123456789012:function:f"}]),
+                ),
+                "http(s) URL",
+            ),
+            (lambda(json!([])), "needs the LambdaArn"),
+            (
+                lambda(json!([url, {"ParameterName": "NumberOfRetries", "ParameterValue": "-1"}])),
+                "NumberOfRetries",
+            ),
+            (
+                lambda(json!([url, {"ParameterName": "BufferSizeInMBs", "ParameterValue": "4"}])),
+                "BufferSizeInMBs",
+            ),
+            (
+                lambda(json!([url, {"ParameterName": "Colour", "ParameterValue": "blue"}])),
+                "not valid for processor type Lambda",
+            ),
+            (
+                json!({"Processors": [{"Type": "MetadataExtraction"}]}),
+                "not supported yet",
+            ),
+            (json!({"Processors": [{"Type": "Teleport"}]}), "not valid"),
+            (json!({"Processors": "all"}), "must be a list"),
+        ] {
+            let error = processors(Some(&configuration)).unwrap_err();
+            assert!(
+                error.message.contains(says),
+                "{configuration}: {}",
+                error.message
+            );
+        }
+        assert!(
+            processors(Some(
+                &json!({"Enabled": false, "Processors": [{"Type": "Teleport"}]})
+            ))
+            .unwrap()
+            .is_empty(),
+            "a disabled configuration is not read"
+        );
+    }
+
+    #[test]
+    fn delimiters_take_escapes() {
+        let parsed = processors(Some(&json!({"Processors": [
+            {"Type": "AppendDelimiterToRecord"},
+            {"Type": "AppendDelimiterToRecord", "Parameters": [{"ParameterName": "Delimiter", "ParameterValue": "\\t|\\\\"}]},
+        ]})))
+        .unwrap();
+        assert_eq!(
+            parsed,
+            [
+                Processor::AppendDelimiter {
+                    delimiter: "\n".to_owned()
+                },
+                Processor::AppendDelimiter {
+                    delimiter: "\t|\\".to_owned()
+                },
+            ]
+        );
+    }
+}
