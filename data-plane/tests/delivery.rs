@@ -360,8 +360,18 @@ async fn an_updated_destination_restarts_delivery_and_a_deleted_spec_stops_it() 
 }
 
 #[tokio::test]
-async fn an_unsupported_compression_stops_only_its_delivery_stream() {
+async fn a_delivery_stream_that_cannot_start_stops_only_itself_and_zip_objects_are_archives() {
     let installation = Installation::new().await;
+    // A prefix whose date pattern cannot be evaluated: that delivery stream cannot start.
+    let broken = installation.spec(
+        "broken",
+        "b/!{timestamp:yyyy-QQ}/",
+        Compression::Gzip,
+        Buffering {
+            size_mib: 1,
+            interval_seconds: 0,
+        },
+    );
     let zipped = installation.spec(
         "zipped",
         "z/",
@@ -371,25 +381,16 @@ async fn an_unsupported_compression_stops_only_its_delivery_stream() {
             interval_seconds: 0,
         },
     );
-    let snappy = installation.spec(
-        "snappy",
-        "s/",
-        Compression::Snappy,
-        Buffering {
-            size_mib: 1,
-            interval_seconds: 0,
-        },
-    );
-    for spec in [&zipped, &snappy] {
+    for spec in [&broken, &zipped] {
         installation.create_stream(spec).await;
         installation.publish_spec(spec).await;
     }
     let worker = start_worker(&installation);
-    installation.put_record(&zipped, b"zip\n".to_vec()).await;
-    let records = numbered(10, "snappy");
+    installation.put_record(&broken, b"waits\n".to_vec()).await;
+    let records = numbered(10, "zipped");
     for record in &records {
         installation
-            .put_record(&snappy, record.clone().into_bytes())
+            .put_record(&zipped, record.clone().into_bytes())
             .await;
     }
     let objects = installation
@@ -403,15 +404,16 @@ async fn an_unsupported_compression_stops_only_its_delivery_stream() {
     assert!(
         objects
             .iter()
-            .all(|(key, _)| keyed(key, "s/", "snappy-1-") && key.ends_with(".snappy"))
+            .all(|(key, _)| keyed(key, "z/", "zipped-1-") && key.ends_with(".zip")),
+        "ZIP archives, read above by their one deflated entry"
     );
-    // The ZIP delivery stream never started: no consumer, its record still waiting.
+    // The broken delivery stream never started: no consumer, its record still waiting.
     let stream = installation
         .jetstream
         .get_stream(
             installation
                 .names
-                .delivery_stream(zipped.delivery_stream_id),
+                .delivery_stream(broken.delivery_stream_id),
         )
         .await
         .unwrap();
@@ -420,7 +422,7 @@ async fn an_unsupported_compression_stops_only_its_delivery_stream() {
             .get_consumer::<async_nats::jetstream::consumer::pull::Config>(
                 &installation
                     .names
-                    .delivery_consumer(zipped.delivery_stream_id),
+                    .delivery_consumer(broken.delivery_stream_id),
             )
             .await
             .is_err()

@@ -346,9 +346,6 @@ fn validate(mut object: Map<String, Value>, member: &str) -> Result<ValidDestina
         .interval_in_seconds
         .unwrap_or(DEFAULT_INTERVAL_SECONDS);
     let compression = compression.unwrap_or_default();
-    if compression == Compression::Zip {
-        return Err(not_supported("CompressionFormat ZIP"));
-    }
 
     // The configuration as stored: as given, with AWS's defaults filled in.
     object.insert(

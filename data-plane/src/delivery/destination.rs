@@ -71,18 +71,12 @@ impl From<SinkError> for DeliveryError {
 }
 
 impl Destination {
-    /// Everything about the destination of `spec` that can be refused is refused here (an
-    /// unsupported compression, a prefix that cannot be evaluated, a bucket path that is not
-    /// one).
+    /// Everything about the destination of `spec` that can be refused is refused here (a
+    /// prefix that cannot be evaluated, a bucket path that is not one, a store that cannot be
+    /// opened).
     pub(crate) fn new(context: &WorkerContext, spec: &DeliveryStreamSpec) -> anyhow::Result<Self> {
         match &spec.destination.target {
             DestinationTarget::ObjectStore(destination) => {
-                if !encode::is_supported(destination.compression) {
-                    anyhow::bail!(
-                        "compression {} is not supported yet (GZIP, Snappy, HADOOP_SNAPPY and UNCOMPRESSED are)",
-                        destination.compression.as_aws()
-                    );
-                }
                 let prefix = KeyPrefix::parse(&destination.prefix).context("invalid prefix")?;
                 let error_prefix = KeyPrefix::parse_error_output(&destination.error_output_prefix)
                     .context("invalid error output prefix")?;
@@ -145,14 +139,19 @@ impl Destination {
                 let mut objects = Vec::new();
                 if !processed.records.is_empty() {
                     let key = object.key(oldest);
-                    let body =
-                        encode::compress(object.compression, concatenate(&processed.records))
-                            .ok_or_else(|| {
-                                DeliveryError::Permanent(format!(
-                                    "cannot compress as {}",
-                                    object.compression.as_aws()
-                                ))
-                            })?;
+                    let file = key.rsplit('/').next().unwrap_or(&key);
+                    let entry = file.strip_suffix(".zip").unwrap_or(file);
+                    let body = encode::compress(
+                        object.compression,
+                        concatenate(&processed.records),
+                        entry,
+                    )
+                    .ok_or_else(|| {
+                        DeliveryError::Permanent(format!(
+                            "cannot compress as {}",
+                            object.compression.as_aws()
+                        ))
+                    })?;
                     objects.push((key, body.into()));
                 }
                 if !processed.failed.is_empty() {

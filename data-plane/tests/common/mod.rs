@@ -435,6 +435,8 @@ pub fn records_of(objects: &[(String, Vec<u8>)]) -> Vec<String> {
                 .read_to_string(&mut decoded)
                 .unwrap();
             decoded
+        } else if key.ends_with(".zip") {
+            String::from_utf8(unzip_single(bytes)).unwrap()
         } else if key.ends_with(".snappy") {
             let mut decoded = String::new();
             snap::read::FrameDecoder::new(bytes.as_slice())
@@ -448,4 +450,24 @@ pub fn records_of(objects: &[(String, Vec<u8>)]) -> Vec<String> {
     }
     records.sort();
     records
+}
+
+/// The one file of a ZIP archive as delivery writes it (a deflated entry), checked against
+/// its CRC-32.
+pub fn unzip_single(archive: &[u8]) -> Vec<u8> {
+    use std::io::Read as _;
+    let u16_at = |at: usize| u16::from_le_bytes(archive[at..at + 2].try_into().unwrap());
+    let u32_at = |at: usize| u32::from_le_bytes(archive[at..at + 4].try_into().unwrap());
+    assert_eq!(u32_at(0), 0x0403_4b50, "a ZIP local file header");
+    assert_eq!(u16_at(8), 8, "deflated");
+    let size = u32_at(18) as usize;
+    let start = 30 + u16_at(26) as usize + u16_at(28) as usize;
+    let mut data = Vec::new();
+    flate2::read::DeflateDecoder::new(&archive[start..start + size])
+        .read_to_end(&mut data)
+        .unwrap();
+    let mut crc = flate2::Crc::new();
+    crc.update(&data);
+    assert_eq!(crc.sum(), u32_at(14), "CRC-32");
+    data
 }

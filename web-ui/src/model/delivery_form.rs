@@ -10,10 +10,11 @@ use super::tags::parse_tags;
 
 pub const MAX_NAME_CHARS: usize = 64;
 pub const MAX_PREFIX_CHARS: usize = 1024;
-/// The compressions delivery supports (ZIP is not supported yet).
-pub const COMPRESSIONS: [(&str, &str); 4] = [
+/// The compressions delivery supports.
+pub const COMPRESSIONS: [(&str, &str); 5] = [
     ("UNCOMPRESSED", "None"),
     ("GZIP", "GZIP"),
+    ("ZIP", "ZIP"),
     ("Snappy", "Snappy"),
     ("HADOOP_SNAPPY", "Hadoop-compatible Snappy"),
 ];
