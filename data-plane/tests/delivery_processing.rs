@@ -285,3 +285,101 @@ async fn a_function_that_keeps_failing_sends_its_records_to_the_error_output() {
     }
     assert!(function.calls.load(Ordering::Relaxed) >= 2);
 }
+
+#[tokio::test]
+async fn dynamic_partitions_get_objects_of_their_own_and_records_without_keys_the_error_output() {
+    let installation = Installation::new().await;
+    let mut spec = installation.spec(
+        "partitioned",
+        "p/customer=!{partitionKeyFromQuery:customer}/kind=!{partitionKeyFromQuery:kind}/",
+        Compression::Uncompressed,
+        Buffering {
+            size_mib: 64,
+            interval_seconds: 1,
+        },
+    );
+    let DestinationTarget::ObjectStore(destination) = &mut spec.destination.target;
+    destination.error_output_prefix = "errors/".to_owned();
+    destination.partition_keys = vec![
+        fjord_common::firehose::PartitionKey {
+            name: "customer".to_owned(),
+            path: vec!["customer".to_owned(), "id".to_owned()],
+        },
+        fjord_common::firehose::PartitionKey {
+            name: "kind".to_owned(),
+            path: vec!["kind".to_owned()],
+        },
+    ];
+    installation.create_stream(&spec).await;
+    installation.publish_spec(&spec).await;
+    let worker = start_worker(&installation);
+    let records = [
+        r#"{"customer":{"id":"acme"},"kind":"click","n":1}"#,
+        r#"{"customer":{"id":"globex"},"kind":"click","n":2}"#,
+        r#"{"customer":{"id":"acme"},"kind":"view","n":3}"#,
+        r#"{"customer":{"id":"acme"},"kind":"click","n":4}"#,
+        r#"{"customer":{"id":42},"kind":true,"n":5}"#,
+        r#"{"kind":"click","n":6}"#,
+        "not json",
+    ];
+    for record in records {
+        installation
+            .put_record(&spec, format!("{record}\n").into_bytes())
+            .await;
+    }
+    let objects = installation
+        .wait_for_objects(Duration::from_secs(20), |objects| {
+            objects
+                .iter()
+                .map(|(_, bytes)| bytes.iter().filter(|b| **b == b'\n').count())
+                .sum::<usize>()
+                >= records.len()
+        })
+        .await;
+    all_acknowledged(&installation, &spec).await;
+    worker.stop().await;
+    let in_partition = |prefix: &str| -> Vec<String> {
+        let mut lines: Vec<String> = objects
+            .iter()
+            .filter(|(key, _)| key.starts_with(prefix))
+            .flat_map(|(key, bytes)| {
+                assert!(key[prefix.len()..].starts_with("partitioned-1-"), "{key}");
+                String::from_utf8(bytes.clone())
+                    .unwrap()
+                    .lines()
+                    .map(str::to_owned)
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(
+        in_partition("p/customer=acme/kind=click/"),
+        [records[0], records[3]]
+    );
+    assert_eq!(in_partition("p/customer=globex/kind=click/"), [records[1]]);
+    assert_eq!(in_partition("p/customer=acme/kind=view/"), [records[2]]);
+    assert_eq!(in_partition("p/customer=42/kind=true/"), [records[4]]);
+    let failed: Vec<Value> = objects
+        .iter()
+        .filter(|(key, _)| key.starts_with("errors/partitioning-failed/"))
+        .flat_map(|(_, bytes)| {
+            String::from_utf8(bytes.clone())
+                .unwrap()
+                .lines()
+                .map(|line| serde_json::from_str::<Value>(line).unwrap())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut raw: Vec<String> = failed.iter().map(raw_data).collect();
+    raw.sort();
+    assert_eq!(raw, ["not json\n", "{\"kind\":\"click\",\"n\":6}\n"]);
+    for line in &failed {
+        assert_eq!(
+            line["errorCode"],
+            "DynamicPartitioning.MetadataExtractionFailed"
+        );
+        assert!(line.get("lambdaArn").is_none());
+    }
+}

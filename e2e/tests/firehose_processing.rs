@@ -2,7 +2,8 @@
 //! whose `ProcessingConfiguration` calls a function the test serves over HTTP (Lambda contract)
 //! and appends a newline. Records the function answers `Ok` arrive transformed, `Dropped` ones
 //! do not, `ProcessingFailed` ones land under the error output prefix with their raw data.
-//! A Lambda ARN (not a URL) is refused at creation with a clear error.
+//! A Lambda ARN (not a URL) is refused at creation with a clear error. Dynamic partitioning
+//! (`MetadataExtraction` keys in the prefix) writes an object per partition.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -186,4 +187,93 @@ async fn records_go_through_a_function_and_failures_to_the_error_output() -> any
         "{error_files:?}"
     );
     Ok(())
+}
+
+#[tokio::test]
+async fn dynamic_partitioning_writes_an_object_per_partition_key() -> anyhow::Result<()> {
+    use aws_sdk_firehose::types::{BufferingHints, DynamicPartitioningConfiguration};
+    let (fjord, root) = Fjord::start_with_local_objects().await?;
+    let tenant = fjord.create_tenant("acme").await?;
+    let client = fjord.firehose(&tenant);
+    let name = stream_name("partitioned");
+    let extraction = ProcessingConfiguration::builder()
+        .enabled(true)
+        .processors(
+            Processor::builder()
+                .r#type(ProcessorType::MetadataExtraction)
+                .parameters(parameter(
+                    ProcessorParameterName::MetadataExtractionQuery,
+                    "{customer:.customer}",
+                ))
+                .parameters(parameter(
+                    ProcessorParameterName::JsonParsingEngine,
+                    "JQ-1.6",
+                ))
+                .build()?,
+        )
+        .build();
+    client
+        .create_delivery_stream()
+        .delivery_stream_name(&name)
+        .extended_s3_destination_configuration(
+            s3_destination_builder(
+                "lake",
+                "by/customer=!{partitionKeyFromQuery:customer}/",
+                CompressionFormat::Uncompressed,
+            )
+            .buffering_hints(
+                BufferingHints::builder()
+                    .size_in_mbs(64)
+                    .interval_in_seconds(1)
+                    .build(),
+            )
+            .processing_configuration(extraction)
+            .dynamic_partitioning_configuration(
+                DynamicPartitioningConfiguration::builder()
+                    .enabled(true)
+                    .build(),
+            )
+            .build()?,
+        )
+        .send()
+        .await?;
+    wait_delivery_stream_active(&client, &name).await?;
+    let records: Vec<Record> = (0..90u64)
+        .map(|n| {
+            let customer = ["acme", "globex", "initech"][(n % 3) as usize];
+            Record::builder()
+                .data(Blob::new(format!(
+                    "{{\"customer\":\"{customer}\",\"n\":{n}}}\n"
+                )))
+                .build()
+        })
+        .collect::<Result<_, _>>()?;
+    client
+        .put_record_batch()
+        .delivery_stream_name(&name)
+        .set_records(Some(records))
+        .send()
+        .await?;
+    let bucket = root.join(&tenant.account_id).join("lake").join("by");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let mut complete = true;
+        for customer in ["acme", "globex", "initech"] {
+            let lines =
+                fjord_e2e::delivery::object_records(&bucket.join(format!("customer={customer}")))?;
+            complete &= lines.len() == 30
+                && lines
+                    .iter()
+                    .all(|line| line.contains(&format!("\"customer\":\"{customer}\"")));
+        }
+        if complete {
+            return Ok(());
+        }
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "partitions incomplete: {:?}",
+            files_under(&bucket)
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }

@@ -20,6 +20,8 @@ use serde_json::{Map, Value, json};
 pub(crate) const DESTINATION_ID: &str = "destinationId-000000000001";
 
 pub(crate) const DEFAULT_SIZE_MIB: i64 = 5;
+/// The smallest buffer with dynamic partitioning enabled (AWS: 64 MiB).
+pub(crate) const MIN_PARTITIONED_SIZE_MIB: i64 = 64;
 pub(crate) const DEFAULT_INTERVAL_SECONDS: i64 = 300;
 
 /// Fields of the legacy `S3DestinationConfiguration` (and of `S3DestinationUpdate`).
@@ -278,20 +280,17 @@ fn validate(mut object: Map<String, Value>, member: &str) -> Result<ValidDestina
     validation.finish()?;
 
     // What Fjord does not deliver yet.
-    let processors = super::processing::processors(config.processing_configuration.as_ref())?;
+    let chain = super::processing::processors(config.processing_configuration.as_ref())?;
+    let dynamic_partitioning = config
+        .dynamic_partitioning_configuration
+        .as_ref()
+        .is_some_and(enabled);
     if config
         .data_format_conversion_configuration
         .as_ref()
         .is_some_and(enabled)
     {
         return Err(not_supported("DataFormatConversionConfiguration"));
-    }
-    if config
-        .dynamic_partitioning_configuration
-        .as_ref()
-        .is_some_and(enabled)
-    {
-        return Err(not_supported("DynamicPartitioningConfiguration"));
     }
     if config.s3_backup_mode.as_deref() == Some("Enabled")
         || config.s3_backup_configuration.is_some()
@@ -334,14 +333,24 @@ fn validate(mut object: Map<String, Value>, member: &str) -> Result<ValidDestina
     }
     let prefix = config.prefix.unwrap_or_default();
     let error_output_prefix = config.error_output_prefix.unwrap_or_default();
-    check_expressions(&prefix, "Prefix")?;
-    check_expressions(&error_output_prefix, "ErrorOutputPrefix")?;
+    check_expressions(&prefix, "Prefix", dynamic_partitioning)?;
+    check_expressions(&error_output_prefix, "ErrorOutputPrefix", false)?;
+    check_partitioning(&prefix, dynamic_partitioning, &chain.partition_keys)?;
     if prefix.contains("!{") && error_output_prefix.is_empty() {
         return Err(AwsError::invalid_argument(
             "ErrorOutputPrefix cannot be null or empty when Prefix contains expressions.",
         ));
     }
-    let size_mib = hints.size_in_mbs.unwrap_or(DEFAULT_SIZE_MIB);
+    let size_mib = hints.size_in_mbs.unwrap_or(if dynamic_partitioning {
+        MIN_PARTITIONED_SIZE_MIB
+    } else {
+        DEFAULT_SIZE_MIB
+    });
+    if dynamic_partitioning && size_mib < MIN_PARTITIONED_SIZE_MIB {
+        return Err(AwsError::invalid_argument(format!(
+            "BufferingHints.SizeInMBs must be at least {MIN_PARTITIONED_SIZE_MIB} when dynamic partitioning is enabled."
+        )));
+    }
     let interval_seconds = hints
         .interval_in_seconds
         .unwrap_or(DEFAULT_INTERVAL_SECONDS);
@@ -377,7 +386,8 @@ fn validate(mut object: Map<String, Value>, member: &str) -> Result<ValidDestina
                 },
                 compression,
                 store: None,
-                processors,
+                processors: chain.processors,
+                partition_keys: chain.partition_keys,
             }),
         },
     })
@@ -386,7 +396,44 @@ fn validate(mut object: Map<String, Value>, member: &str) -> Result<ValidDestina
 /// `!{…}` expressions Fjord evaluates: `timestamp:<format>` and `firehose:<random-string |
 /// error-output-type>`. Others (`partitionKeyFromQuery`, `partitionKeyFromLambda`) need
 /// dynamic partitioning.
-fn check_expressions(prefix: &str, name: &str) -> Result<(), AwsError> {
+/// Dynamic partitioning's rules: enabled, the prefix must use partition keys, each defined by
+/// the `MetadataExtraction` query; keys only come with dynamic partitioning enabled.
+fn check_partitioning(
+    prefix: &str,
+    dynamic_partitioning: bool,
+    keys: &[fjord_common::firehose::PartitionKey],
+) -> Result<(), AwsError> {
+    if !dynamic_partitioning {
+        if keys.is_empty() {
+            return Ok(());
+        }
+        return Err(AwsError::invalid_argument(
+            "The MetadataExtraction processor needs DynamicPartitioningConfiguration enabled.",
+        ));
+    }
+    let mut used = 0;
+    let mut rest = prefix;
+    while let Some(start) = rest.find("!{partitionKeyFromQuery:") {
+        let after = &rest[start + "!{partitionKeyFromQuery:".len()..];
+        let end = after.find('}').unwrap_or(after.len());
+        let name = &after[..end];
+        if !keys.iter().any(|key| key.name == name) {
+            return Err(AwsError::invalid_argument(format!(
+                "Prefix uses !{{partitionKeyFromQuery:{name}}}, which the MetadataExtraction query does not define."
+            )));
+        }
+        used += 1;
+        rest = &after[end..];
+    }
+    if used == 0 {
+        return Err(AwsError::invalid_argument(
+            "With dynamic partitioning enabled, Prefix must use at least one !{partitionKeyFromQuery:<key>} expression.",
+        ));
+    }
+    Ok(())
+}
+
+fn check_expressions(prefix: &str, name: &str, partition_keys: bool) -> Result<(), AwsError> {
     let mut rest = prefix;
     while let Some(start) = rest.find("!{") {
         let after = &rest[start + 2..];
@@ -402,7 +449,11 @@ fn check_expressions(prefix: &str, name: &str) -> Result<(), AwsError> {
             || matches!(
                 expression,
                 "firehose:random-string" | "firehose:error-output-type"
-            );
+            )
+            || (partition_keys
+                && expression
+                    .strip_prefix("partitionKeyFromQuery:")
+                    .is_some_and(|key| !key.is_empty()));
         if !known {
             return Err(AwsError::invalid_argument(format!(
                 "{name} expression !{{{expression}}} is not supported: use !{{timestamp:<format>}}, !{{firehose:random-string}} or !{{firehose:error-output-type}}."
@@ -495,6 +546,61 @@ mod tests {
     }
 
     #[test]
+    fn dynamic_partitioning_follows_firehose_rules() {
+        let extraction = json!({"Enabled": true, "Processors": [{"Type": "MetadataExtraction",
+            "Parameters": [
+                {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{customer:.customer}"},
+                {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]});
+        let partitioned = |extra: Value| {
+            let mut fields = json!({
+                "DynamicPartitioningConfiguration": {"Enabled": true},
+                "ProcessingConfiguration": extraction,
+                "Prefix": "c=!{partitionKeyFromQuery:customer}/",
+                "ErrorOutputPrefix": "errors/",
+            });
+            if let (Value::Object(fields), Value::Object(extra)) = (&mut fields, extra) {
+                fields.extend(extra);
+            }
+            from_configuration(&config(fields), S3Shape::Extended)
+        };
+        let valid = partitioned(json!({})).unwrap();
+        let DestinationTarget::ObjectStore(object) = &valid.spec.target;
+        assert_eq!(object.partition_keys.len(), 1);
+        assert_eq!(object.buffering.size_mib, 64, "the partitioned default");
+        for (extra, says) in [
+            (json!({"Prefix": "static/"}), "at least one"),
+            (
+                json!({"Prefix": "k=!{partitionKeyFromQuery:nope}/"}),
+                "does not define",
+            ),
+            (json!({"BufferingHints": {"SizeInMBs": 5}}), "at least 64"),
+            (
+                json!({"ErrorOutputPrefix": "e/!{partitionKeyFromQuery:customer}/"}),
+                "not supported",
+            ),
+        ] {
+            let error = partitioned(extra.clone()).unwrap_err();
+            assert!(error.message.contains(says), "{extra}: {}", error.message);
+        }
+        let without = from_configuration(
+            &config(json!({"ProcessingConfiguration": extraction})),
+            S3Shape::Extended,
+        )
+        .unwrap_err();
+        assert!(
+            without
+                .message
+                .contains("needs DynamicPartitioningConfiguration")
+        );
+        let keys_without = from_configuration(
+            &config(json!({"Prefix": "k=!{partitionKeyFromQuery:customer}/", "ErrorOutputPrefix": "e/"})),
+            S3Shape::Extended,
+        )
+        .unwrap_err();
+        assert_eq!(keys_without.kind.type_name(), "InvalidArgumentException");
+    }
+
+    #[test]
     fn defaults_are_aws_defaults() {
         let valid = from_configuration(&config(json!({})), S3Shape::Extended).unwrap();
         let DestinationTarget::ObjectStore(target) = valid.spec.target;
@@ -532,7 +638,6 @@ mod tests {
     fn unsupported_options_and_bad_buckets_are_invalid_arguments() {
         for extra in [
             json!({"ProcessingConfiguration": {"Enabled": true, "Processors": [{"Type": "MetadataExtraction"}]}}),
-            json!({"DynamicPartitioningConfiguration": {"Enabled": true}}),
             json!({"DataFormatConversionConfiguration": {"Enabled": true}}),
             json!({"S3BackupMode": "Enabled"}),
             json!({"BucketARN": "arn:aws:s3:::Upper_Case"}),

@@ -5,10 +5,12 @@
 //! function's `http(s)://` URL; `NumberOfRetries` 0-300, default 3; `BufferSizeInMBs` 0.2-3,
 //! default 1; `BufferIntervalInSeconds` 60-900 and `RoleArn` are accepted and not used) and
 //! `AppendDelimiterToRecord` (`Delimiter`, default `\n`, with `\n`, `\r`, `\t` and `\\`
-//! escapes). Other processor types are refused as not supported yet.
+//! escapes), and `MetadataExtraction` (`MetadataExtractionQuery`, a JQ object of paths such as
+//! `{customer:.customer.id, kind:.type}`; `JsonParsingEngine` `JQ-1.6`), which gives dynamic
+//! partitioning its keys. Other processor types are refused as not supported yet.
 
 use fjord_common::aws_error::AwsError;
-use fjord_common::firehose::Processor;
+use fjord_common::firehose::{PartitionKey, Processor};
 use serde_json::Value;
 
 /// At most this many processors (Firehose's limit).
@@ -21,16 +23,31 @@ fn invalid(message: impl Into<String>) -> AwsError {
     AwsError::invalid_argument(message)
 }
 
-/// The processors a `ProcessingConfiguration` asks for; none when it is absent or disabled.
-pub(crate) fn processors(configuration: Option<&Value>) -> Result<Vec<Processor>, AwsError> {
+/// What a `ProcessingConfiguration` asks for: the transformation steps, and the partition keys
+/// its `MetadataExtraction` processor defines.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Chain {
+    pub(crate) processors: Vec<Processor>,
+    pub(crate) partition_keys: Vec<PartitionKey>,
+}
+
+/// One parsed processor.
+enum Step {
+    Processor(Processor),
+    Keys(Vec<PartitionKey>),
+}
+
+/// The chain a `ProcessingConfiguration` asks for; empty when it is absent or disabled.
+pub(crate) fn processors(configuration: Option<&Value>) -> Result<Chain, AwsError> {
+    let mut chain = Chain::default();
     let Some(configuration) = configuration else {
-        return Ok(Vec::new());
+        return Ok(chain);
     };
     if configuration.get("Enabled") == Some(&Value::Bool(false)) {
-        return Ok(Vec::new());
+        return Ok(chain);
     }
     let listed = match configuration.get("Processors") {
-        None | Some(Value::Null) => return Ok(Vec::new()),
+        None | Some(Value::Null) => return Ok(chain),
         Some(Value::Array(listed)) => listed,
         Some(_) => {
             return Err(invalid(
@@ -43,7 +60,18 @@ pub(crate) fn processors(configuration: Option<&Value>) -> Result<Vec<Processor>
             "ProcessingConfiguration.Processors holds at most {MAX_PROCESSORS} processors."
         )));
     }
-    listed.iter().map(processor).collect()
+    for listed in listed {
+        match processor(listed)? {
+            Step::Processor(processor) => chain.processors.push(processor),
+            Step::Keys(keys) if chain.partition_keys.is_empty() => chain.partition_keys = keys,
+            Step::Keys(_) => {
+                return Err(invalid(
+                    "Only one MetadataExtraction processor may be configured.",
+                ));
+            }
+        }
+    }
+    Ok(chain)
 }
 
 /// One processor's `Parameters` as (name, value) pairs.
@@ -72,7 +100,7 @@ fn parameters(processor: &Value) -> Result<Vec<(&str, &str)>, AwsError> {
         .collect()
 }
 
-fn processor(processor: &Value) -> Result<Processor, AwsError> {
+fn processor(processor: &Value) -> Result<Step, AwsError> {
     let kind = processor.get("Type").and_then(Value::as_str).unwrap_or("");
     let parameters = parameters(processor)?;
     let known = |allowed: &[&str]| {
@@ -140,29 +168,96 @@ fn processor(processor: &Value) -> Result<Processor, AwsError> {
             {
                 return Err(invalid("BufferIntervalInSeconds must be from 60 to 900."));
             }
-            Ok(Processor::Function {
+            Ok(Step::Processor(Processor::Function {
                 url: url.to_owned(),
                 retries,
                 batch_bytes: (batch_mb * 1024.0 * 1024.0) as u64,
-            })
+            }))
         }
         "AppendDelimiterToRecord" => {
             known(&["Delimiter"])?;
-            Ok(Processor::AppendDelimiter {
+            Ok(Step::Processor(Processor::AppendDelimiter {
                 delimiter: unescape(value("Delimiter").unwrap_or("\\n")),
-            })
+            }))
+        }
+        "MetadataExtraction" => {
+            known(&["MetadataExtractionQuery", "JsonParsingEngine"])?;
+            if value("JsonParsingEngine").is_some_and(|engine| engine != "JQ-1.6") {
+                return Err(invalid("JsonParsingEngine must be JQ-1.6."));
+            }
+            let query = value("MetadataExtractionQuery").ok_or_else(|| {
+                invalid(
+                    "The MetadataExtraction processor needs the MetadataExtractionQuery parameter.",
+                )
+            })?;
+            Ok(Step::Keys(extraction_query(query)?))
         }
         "" => Err(invalid("Each processor needs a Type.")),
-        "RecordDeAggregation"
-        | "Decompression"
-        | "CloudWatchLogProcessing"
-        | "MetadataExtraction" => Err(invalid(format!(
-            "Processor type {kind} is not supported yet by Fjord."
-        ))),
+        "RecordDeAggregation" | "Decompression" | "CloudWatchLogProcessing" => Err(invalid(
+            format!("Processor type {kind} is not supported yet by Fjord."),
+        )),
         other => Err(invalid(format!(
             "Processor type {other} is not valid: Lambda, AppendDelimiterToRecord, RecordDeAggregation, Decompression, CloudWatchLogProcessing or MetadataExtraction."
         ))),
     }
+}
+
+/// A `MetadataExtractionQuery`: a JQ object construction whose values are paths,
+/// `{name: .a.b, other: .c}` (a value may also be `.["a b"]`-style). Up to 50 keys.
+fn extraction_query(query: &str) -> Result<Vec<PartitionKey>, AwsError> {
+    let bad = || {
+        invalid(format!(
+            "MetadataExtractionQuery {query} is not supported: Fjord takes a JQ object of paths, like {{customer:.customer.id, kind:.type}}."
+        ))
+    };
+    let body = query
+        .trim()
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+        .ok_or_else(bad)?;
+    let mut keys: Vec<PartitionKey> = Vec::new();
+    for entry in body.split(',') {
+        let (name, path) = entry.split_once(':').ok_or_else(bad)?;
+        let name = name.trim();
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            || keys.iter().any(|key| key.name == name)
+        {
+            return Err(bad());
+        }
+        keys.push(PartitionKey {
+            name: name.to_owned(),
+            path: json_path(path.trim()).ok_or_else(bad)?,
+        });
+    }
+    if keys.is_empty() || keys.len() > 50 {
+        return Err(bad());
+    }
+    Ok(keys)
+}
+
+/// `.a.b["c d"]` as `["a", "b", "c d"]`.
+fn json_path(text: &str) -> Option<Vec<String>> {
+    let mut path = Vec::new();
+    let mut rest = text;
+    while !rest.is_empty() {
+        rest = rest.strip_prefix('.').unwrap_or(rest);
+        if let Some(quoted) = rest.strip_prefix("[\"") {
+            let end = quoted.find("\"]")?;
+            path.push(quoted[..end].to_owned());
+            rest = &quoted[end + 2..];
+        } else {
+            let end = rest
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+                .unwrap_or(rest.len());
+            if end == 0 {
+                return None;
+            }
+            path.push(rest[..end].to_owned());
+            rest = &rest[end..];
+        }
+    }
+    (!path.is_empty() && text.starts_with('.')).then_some(path)
 }
 
 /// `\n`, `\r`, `\t` and `\\` as the characters they name; anything else as written.
@@ -207,7 +302,8 @@ mod tests {
             {"ParameterName": "BufferSizeInMBs", "ParameterValue": "0.5"},
             {"ParameterName": "BufferIntervalInSeconds", "ParameterValue": "60"},
         ]))))
-        .unwrap();
+        .unwrap()
+        .processors;
         assert_eq!(
             parsed,
             [Processor::Function {
@@ -242,8 +338,13 @@ mod tests {
                 "not valid for processor type Lambda",
             ),
             (
-                json!({"Processors": [{"Type": "MetadataExtraction"}]}),
+                json!({"Processors": [{"Type": "RecordDeAggregation"}]}),
                 "not supported yet",
+            ),
+            (
+                json!({"Processors": [{"Type": "MetadataExtraction", "Parameters": [
+                    {"ParameterName": "MetadataExtractionQuery", "ParameterValue": ".customer"}]}]}),
+                "JQ object of paths",
             ),
             (json!({"Processors": [{"Type": "Teleport"}]}), "not valid"),
             (json!({"Processors": "all"}), "must be a list"),
@@ -260,6 +361,7 @@ mod tests {
                 &json!({"Enabled": false, "Processors": [{"Type": "Teleport"}]})
             ))
             .unwrap()
+            .processors
             .is_empty(),
             "a disabled configuration is not read"
         );
@@ -271,7 +373,8 @@ mod tests {
             {"Type": "AppendDelimiterToRecord"},
             {"Type": "AppendDelimiterToRecord", "Parameters": [{"ParameterName": "Delimiter", "ParameterValue": "\\t|\\\\"}]},
         ]})))
-        .unwrap();
+        .unwrap()
+        .processors;
         assert_eq!(
             parsed,
             [
@@ -280,6 +383,29 @@ mod tests {
                 },
                 Processor::AppendDelimiter {
                     delimiter: "\t|\\".to_owned()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn metadata_extraction_defines_partition_keys() {
+        let chain = processors(Some(&json!({"Processors": [{"Type": "MetadataExtraction", "Parameters": [
+            {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{customer: .customer.id, kind:.[\"event type\"]}"},
+            {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"},
+        ]}]})))
+        .unwrap();
+        assert!(chain.processors.is_empty());
+        assert_eq!(
+            chain.partition_keys,
+            [
+                PartitionKey {
+                    name: "customer".to_owned(),
+                    path: vec!["customer".to_owned(), "id".to_owned()],
+                },
+                PartitionKey {
+                    name: "kind".to_owned(),
+                    path: vec!["event type".to_owned()],
                 },
             ]
         );

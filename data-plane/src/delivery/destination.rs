@@ -7,13 +7,13 @@
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use fjord_common::firehose::{Compression, DeliveryStreamSpec, DestinationTarget};
+use fjord_common::firehose::{Compression, DeliveryStreamSpec, DestinationTarget, PartitionKey};
 
 use super::buffer::{Record, concatenate};
 use super::encode;
 use super::ledger::Entry;
 use super::naming::{KeyPrefix, object_key};
-use super::process::{FailedRecord, Processed, Processing};
+use super::process::{FailedRecord, PROCESSING_FAILED, Processed, Processing};
 use super::sink::{ObjectSink, SinkError};
 use super::task::WorkerContext;
 
@@ -102,6 +102,7 @@ impl Destination {
                     processing: (!destination.processors.is_empty())
                         .then(|| Processing::new(&destination.processors, &spec.arn))
                         .transpose()?,
+                    partition_keys: destination.partition_keys.clone(),
                 };
                 let sample = object.key(Utc::now());
                 object
@@ -127,8 +128,9 @@ impl Destination {
         }
     }
 
-    /// What a processed buffer makes: the object of its records, and one of the records that
-    /// failed processing; `oldest` is the buffer's oldest record's arrival.
+    /// What a processed buffer makes: the object of its records (one per dynamic partition),
+    /// and one per error output type for the records that failed; `oldest` is the buffer's
+    /// oldest record's arrival.
     pub(crate) fn prepare(
         &self,
         processed: &Processed,
@@ -137,16 +139,36 @@ impl Destination {
         match self {
             Self::Object(object) => {
                 let mut objects = Vec::new();
-                if !processed.records.is_empty() {
-                    let key = object.key(oldest);
+                let mut failed = processed.failed.clone();
+                for (keys, records) in object.partitions(&processed.records, &mut failed) {
+                    let oldest = records.iter().map(|r| r.arrival).min().unwrap_or(oldest);
+                    let pairs: Vec<(&str, &str)> = keys
+                        .iter()
+                        .map(|(name, value)| (name.as_str(), value.as_str()))
+                        .collect();
+                    let key = format!(
+                        "{}{}",
+                        object.prefix.evaluate_partition(oldest, &pairs),
+                        object.suffix(oldest, object.compression)
+                    );
+                    if object.sink.path(&key).is_err() {
+                        failed.extend(records.into_iter().map(|raw| FailedRecord {
+                            raw,
+                            output_type: PARTITIONING_FAILED,
+                            error_code: "DynamicPartitioning.MetadataExtractionFailed",
+                            message: format!(
+                                "the partition keys {pairs:?} do not make a valid object key"
+                            ),
+                            attempts: 1,
+                            function: None,
+                            failed_at: Utc::now(),
+                        }));
+                        continue;
+                    }
                     let file = key.rsplit('/').next().unwrap_or(&key);
                     let entry = file.strip_suffix(".zip").unwrap_or(file);
-                    let body = encode::compress(
-                        object.compression,
-                        concatenate(&processed.records),
-                        entry,
-                    )
-                    .ok_or_else(|| {
+                    let body = encode::compress(object.compression, concatenate(&records), entry)
+                        .ok_or_else(|| {
                         DeliveryError::Permanent(format!(
                             "cannot compress as {}",
                             object.compression.as_aws()
@@ -154,21 +176,23 @@ impl Destination {
                     })?;
                     objects.push((key, body.into()));
                 }
-                if !processed.failed.is_empty() {
+                for output_type in [PROCESSING_FAILED, PARTITIONING_FAILED] {
+                    let of_type: Vec<FailedRecord> = failed
+                        .iter()
+                        .filter(|record| record.output_type == output_type)
+                        .cloned()
+                        .collect();
+                    if of_type.is_empty() {
+                        continue;
+                    }
                     let key = format!(
                         "{}{}",
                         object
                             .error_prefix
-                            .evaluate_error_output(oldest, "processing-failed"),
-                        object_key(
-                            &KeyPrefix::empty(),
-                            &object.name,
-                            object.version_id,
-                            oldest,
-                            Compression::Uncompressed,
-                        )
+                            .evaluate_error_output(oldest, output_type),
+                        object.suffix(oldest, Compression::Uncompressed)
                     );
-                    objects.push((key, error_lines(&processed.failed).into()));
+                    objects.push((key, error_lines(&of_type).into()));
                 }
                 Ok(Prepared::Objects(objects))
             }
@@ -205,6 +229,12 @@ impl Destination {
     }
 }
 
+/// One dynamic partition of a buffer: its key values (name, value) and its records.
+type Partition = (Vec<(String, String)>, Vec<Record>);
+
+/// The error output of records whose partition keys could not be extracted.
+const PARTITIONING_FAILED: &str = "partitioning-failed";
+
 /// Delivery to an object store bucket.
 pub(crate) struct ObjectDestination {
     name: String,
@@ -214,9 +244,54 @@ pub(crate) struct ObjectDestination {
     compression: Compression,
     sink: ObjectSink,
     processing: Option<Processing>,
+    /// Dynamic partitioning's keys (empty: one object per buffer).
+    partition_keys: Vec<PartitionKey>,
 }
 
 impl ObjectDestination {
+    /// Firehose's object name after the prefix.
+    fn suffix(&self, oldest: DateTime<Utc>, compression: Compression) -> String {
+        object_key(
+            &KeyPrefix::empty(),
+            &self.name,
+            self.version_id,
+            oldest,
+            compression,
+        )
+    }
+
+    /// `records` by dynamic partition (their key values, in the keys' order), in order of first
+    /// appearance; one partition without keys when the delivery stream is not partitioned.
+    /// Records whose keys cannot be extracted join `failed`.
+    fn partitions(&self, records: &[Record], failed: &mut Vec<FailedRecord>) -> Vec<Partition> {
+        if self.partition_keys.is_empty() {
+            return if records.is_empty() {
+                Vec::new()
+            } else {
+                vec![(Vec::new(), records.to_vec())]
+            };
+        }
+        let mut partitions: Vec<Partition> = Vec::new();
+        for record in records {
+            match extract_keys(&self.partition_keys, &record.data) {
+                Ok(keys) => match partitions.iter_mut().find(|(known, _)| *known == keys) {
+                    Some((_, members)) => members.push(record.clone()),
+                    None => partitions.push((keys, vec![record.clone()])),
+                },
+                Err(message) => failed.push(FailedRecord {
+                    raw: record.clone(),
+                    output_type: PARTITIONING_FAILED,
+                    error_code: "DynamicPartitioning.MetadataExtractionFailed",
+                    message,
+                    attempts: 1,
+                    function: None,
+                    failed_at: Utc::now(),
+                }),
+            }
+        }
+        partitions
+    }
+
     fn key(&self, oldest: DateTime<Utc>) -> String {
         object_key(
             &self.prefix,
@@ -234,17 +309,55 @@ fn error_lines(failed: &[FailedRecord]) -> Vec<u8> {
     use base64::Engine as _;
     let mut out = Vec::new();
     for record in failed {
-        let line = serde_json::json!({
+        let mut line = serde_json::json!({
             "attemptsMade": record.attempts,
             "arrivalTimestamp": record.raw.arrival.timestamp_millis(),
             "errorCode": record.error_code,
             "errorMessage": record.message,
             "attemptEndingTimestamp": record.failed_at.timestamp_millis(),
             "rawData": base64::engine::general_purpose::STANDARD.encode(&record.raw.data),
-            "lambdaArn": record.function,
         });
+        if let Some(function) = &record.function {
+            line["lambdaArn"] = serde_json::Value::from(function.as_str());
+        }
         out.extend_from_slice(line.to_string().as_bytes());
         out.push(b'\n');
     }
     out
+}
+
+/// A record's partition key values: each key's path into its JSON, which must reach a string,
+/// number or boolean.
+fn extract_keys(keys: &[PartitionKey], data: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let value: serde_json::Value =
+        serde_json::from_slice(data).map_err(|error| format!("the record is not JSON: {error}"))?;
+    keys.iter()
+        .map(|key| {
+            let mut found = &value;
+            for step in &key.path {
+                found = found.get(step).ok_or_else(|| {
+                    format!(
+                        "the record has no .{} for key {}",
+                        key.path.join("."),
+                        key.name
+                    )
+                })?;
+            }
+            let text = match found {
+                serde_json::Value::String(text) => text.clone(),
+                serde_json::Value::Number(number) => number.to_string(),
+                serde_json::Value::Bool(flag) => flag.to_string(),
+                _ => {
+                    return Err(format!(
+                        "key {} is not a string, number or boolean in the record",
+                        key.name
+                    ));
+                }
+            };
+            if text.is_empty() {
+                return Err(format!("key {} is empty in the record", key.name));
+            }
+            Ok((key.name.clone(), text))
+        })
+        .collect()
 }

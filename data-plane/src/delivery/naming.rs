@@ -39,6 +39,9 @@ enum Part {
     RandomString,
     /// `!{firehose:error-output-type}`: `processing-failed`, … (error output prefixes only).
     ErrorOutputType,
+    /// `!{partitionKeyFromQuery:<name>}`: a record's dynamic partitioning key (record prefixes
+    /// only).
+    PartitionKey(String),
 }
 
 /// A parsed prefix, evaluated once per object.
@@ -105,7 +108,7 @@ impl KeyPrefix {
 
     /// The prefix for an object whose oldest record arrived `at`.
     pub(crate) fn evaluate(&self, at: DateTime<Utc>) -> String {
-        self.evaluate_error_output(at, "")
+        self.render(at, "", &[])
     }
 
     /// The prefix for an error output object of `error_output_type` (`processing-failed`, …).
@@ -114,6 +117,15 @@ impl KeyPrefix {
         at: DateTime<Utc>,
         error_output_type: &str,
     ) -> String {
+        self.render(at, error_output_type, &[])
+    }
+
+    /// The prefix for an object of one dynamic partition: `keys` gives each key's value.
+    pub(crate) fn evaluate_partition(&self, at: DateTime<Utc>, keys: &[(&str, &str)]) -> String {
+        self.render(at, "", keys)
+    }
+
+    fn render(&self, at: DateTime<Utc>, error_output_type: &str, keys: &[(&str, &str)]) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {
@@ -121,6 +133,11 @@ impl KeyPrefix {
                 Part::Timestamp(tokens) => format_date(tokens, at, &mut out),
                 Part::RandomString => out.push_str(&random_string()),
                 Part::ErrorOutputType => out.push_str(error_output_type),
+                Part::PartitionKey(name) => {
+                    if let Some((_, value)) = keys.iter().find(|(key, _)| key == name) {
+                        out.push_str(value);
+                    }
+                }
             }
         }
         out
@@ -135,6 +152,9 @@ fn parse_expression(expression: &str, error_output: bool) -> Result<Part, Prefix
         ("firehose", value) if value.trim() == "random-string" => Ok(Part::RandomString),
         ("firehose", value) if error_output && value.trim() == "error-output-type" => {
             Ok(Part::ErrorOutputType)
+        }
+        ("partitionKeyFromQuery", name) if !error_output && !name.trim().is_empty() => {
+            Ok(Part::PartitionKey(name.trim().to_owned()))
         }
         _ => Err(unsupported()),
     }
@@ -351,6 +371,17 @@ mod tests {
     }
 
     #[test]
+    fn partition_keys_take_the_records_values() {
+        let prefix =
+            KeyPrefix::parse("c=!{partitionKeyFromQuery:customer}/!{timestamp:yyyy}/").unwrap();
+        assert_eq!(
+            prefix.evaluate_partition(at(), &[("customer", "acme")]),
+            "c=acme/2018/"
+        );
+        assert!(KeyPrefix::parse_error_output("!{partitionKeyFromQuery:customer}/").is_err());
+    }
+
+    #[test]
     fn random_strings_are_fresh_each_time() {
         let prefix = KeyPrefix::parse("a/!{firehose:random-string}/").unwrap();
         let first = prefix.evaluate(at());
@@ -367,7 +398,7 @@ mod tests {
             Err(PrefixError::Unclosed(2))
         );
         assert!(matches!(
-            KeyPrefix::parse("!{partitionKeyFromQuery:id}/"),
+            KeyPrefix::parse("!{partitionKeyFromLambda:id}/"),
             Err(PrefixError::UnsupportedExpression(_))
         ));
         assert!(matches!(

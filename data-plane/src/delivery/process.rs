@@ -26,6 +26,9 @@ const CALL_TIMEOUT: Duration = Duration::from_secs(60);
 /// Pause before the first retry of a failed call, doubled for each further one (at most 10 s).
 const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(250);
 
+/// The error output of records the chain could not process.
+pub(crate) const PROCESSING_FAILED: &str = "processing-failed";
+
 /// A record on its way through the chain: as it arrived, and as the chain has made it so far.
 #[derive(Debug, Clone)]
 struct InFlight {
@@ -38,13 +41,16 @@ struct InFlight {
 pub(crate) struct FailedRecord {
     /// The record as it arrived.
     pub(crate) raw: Record,
+    /// The error output it goes to: `processing-failed`, `partitioning-failed`.
+    pub(crate) output_type: &'static str,
     /// Firehose's error codes: `Lambda.ProcessingFailed` (the function said so),
-    /// `Lambda.InvokeFailed` (the calls failed).
+    /// `Lambda.InvokeFailed` (the calls failed),
+    /// `DynamicPartitioning.MetadataExtractionFailed`.
     pub(crate) error_code: &'static str,
     pub(crate) message: String,
     pub(crate) attempts: u32,
-    /// The function's URL (Firehose's `lambdaArn`).
-    pub(crate) function: String,
+    /// The function's URL (Firehose's `lambdaArn`), for transformation failures.
+    pub(crate) function: Option<String>,
     pub(crate) failed_at: DateTime<Utc>,
 }
 
@@ -202,11 +208,12 @@ impl Processing {
                         Outcome::Dropped => processed.dropped += 1,
                         Outcome::Failed => processed.failed.push(FailedRecord {
                             raw: record.raw,
+                            output_type: PROCESSING_FAILED,
                             error_code: "Lambda.ProcessingFailed",
                             message: "The function answered ProcessingFailed for this record."
                                 .to_owned(),
                             attempts,
-                            function: url.to_owned(),
+                            function: Some(url.to_owned()),
                             failed_at: Utc::now(),
                         }),
                     }
@@ -219,10 +226,11 @@ impl Processing {
                     .failed
                     .extend(batch.into_iter().map(|record| FailedRecord {
                         raw: record.raw,
+                        output_type: PROCESSING_FAILED,
                         error_code: "Lambda.InvokeFailed",
                         message: message.clone(),
                         attempts,
-                        function: url.to_owned(),
+                        function: Some(url.to_owned()),
                         failed_at: Utc::now(),
                     }));
             }

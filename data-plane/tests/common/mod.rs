@@ -181,6 +181,7 @@ impl Installation {
                     compression,
                     store: None,
                     processors: Vec::new(),
+                    partition_keys: Vec::new(),
                 }),
             },
             version_id: 1,

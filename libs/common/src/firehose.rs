@@ -169,6 +169,19 @@ pub struct ObjectStoreDestination {
     /// order to each buffer before it is delivered.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub processors: Vec<Processor>,
+    /// Dynamic partitioning (`DynamicPartitioningConfiguration` enabled): the keys the
+    /// prefix's `!{partitionKeyFromQuery:<name>}` expressions take from each record, from the
+    /// `MetadataExtraction` processor's query. Empty: not partitioned.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub partition_keys: Vec<PartitionKey>,
+}
+
+/// One dynamic partitioning key: its name and the path to its value in a record's JSON
+/// (`.customer.id` is `["customer", "id"]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionKey {
+    pub name: String,
+    pub path: Vec<String>,
 }
 
 /// One step of a delivery stream's record transformation.
@@ -308,6 +321,10 @@ mod tests {
                     store: None,
                     processors: vec![Processor::AppendDelimiter {
                         delimiter: "\n".to_owned(),
+                    }],
+                    partition_keys: vec![PartitionKey {
+                        name: "customer".to_owned(),
+                        path: vec!["customer".to_owned(), "id".to_owned()],
                     }],
                 }),
             },
