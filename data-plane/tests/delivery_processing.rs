@@ -57,7 +57,9 @@ async fn transform(State(function): State<Function>, Json(invocation): Json<Valu
                 0 => json!({"recordId": id, "result": "Dropped"}),
                 1 => json!({"recordId": id, "result": "ProcessingFailed"}),
                 _ => json!({"recordId": id, "result": "Ok",
-                             "data": BASE64.encode(format!("{{\"n\":{n}}}"))}),
+                             "data": BASE64.encode(format!("{{\"n\":{n}}}")),
+                             "metadata": {"partitionKeys": {
+                                 "parity": if n.is_multiple_of(2) { "even" } else { "odd" }}}}),
             }
         })
         .collect();
@@ -75,16 +77,17 @@ async fn serve(function: Function) -> String {
     url
 }
 
-/// A delivery stream whose records go through `url` (at most `batch_bytes` per call, one retry)
-/// and then get a newline; failures under `errors/`.
-async fn provision(
+/// A delivery stream named `name` into `prefix`, buffering 1 s, with error output under
+/// `errors/`, its destination then set up by `configure`; provisioned as the reconciler does.
+async fn provision_with(
     installation: &Installation,
-    url: &str,
-    batch_bytes: u64,
+    name: &str,
+    prefix: &str,
+    configure: impl FnOnce(&mut fjord_common::firehose::ObjectStoreDestination),
 ) -> fjord_common::firehose::DeliveryStreamSpec {
     let mut spec = installation.spec(
-        "transformed",
-        "ok/",
+        name,
+        prefix,
         Compression::Uncompressed,
         Buffering {
             size_mib: 64,
@@ -93,26 +96,40 @@ async fn provision(
     );
     let DestinationTarget::ObjectStore(destination) = &mut spec.destination.target;
     destination.error_output_prefix = "errors/".to_owned();
-    destination.processors = vec![
-        Processor::Function {
-            url: url.to_owned(),
-            retries: 1,
-            batch_bytes,
-        },
-        Processor::AppendDelimiter {
-            delimiter: "\n".to_owned(),
-        },
-    ];
+    configure(destination);
     installation.create_stream(&spec).await;
     installation.publish_spec(&spec).await;
     spec
 }
 
-/// The error output's lines (under `errors/processing-failed/`), parsed.
-fn error_lines(objects: &[(String, Vec<u8>)]) -> Vec<Value> {
+/// A delivery stream whose records go through `url` (at most `batch_bytes` per call, one retry)
+/// and then get a newline.
+async fn provision(
+    installation: &Installation,
+    url: &str,
+    batch_bytes: u64,
+) -> fjord_common::firehose::DeliveryStreamSpec {
+    provision_with(installation, "transformed", "ok/", |destination| {
+        destination.processors = vec![
+            Processor::Function {
+                url: url.to_owned(),
+                retries: 1,
+                batch_bytes,
+            },
+            Processor::AppendDelimiter {
+                delimiter: "\n".to_owned(),
+            },
+        ];
+    })
+    .await
+}
+
+/// The lines of the error output `output_type` (under `errors/<output_type>/`), parsed.
+fn error_lines_of(objects: &[(String, Vec<u8>)], output_type: &str) -> Vec<Value> {
+    let prefix = format!("errors/{output_type}/");
     objects
         .iter()
-        .filter(|(key, _)| key.starts_with("errors/processing-failed/"))
+        .filter(|(key, _)| key.starts_with(&prefix))
         .flat_map(|(_, bytes)| {
             String::from_utf8(bytes.clone())
                 .unwrap()
@@ -121,6 +138,11 @@ fn error_lines(objects: &[(String, Vec<u8>)]) -> Vec<Value> {
                 .collect::<Vec<_>>()
         })
         .collect()
+}
+
+/// The lines of the error output `processing-failed`.
+fn error_lines(objects: &[(String, Vec<u8>)]) -> Vec<Value> {
+    error_lines_of(objects, "processing-failed")
 }
 
 fn raw_data(line: &Value) -> String {
@@ -289,29 +311,24 @@ async fn a_function_that_keeps_failing_sends_its_records_to_the_error_output() {
 #[tokio::test]
 async fn dynamic_partitions_get_objects_of_their_own_and_records_without_keys_the_error_output() {
     let installation = Installation::new().await;
-    let mut spec = installation.spec(
+    let spec = provision_with(
+        &installation,
         "partitioned",
         "p/customer=!{partitionKeyFromQuery:customer}/kind=!{partitionKeyFromQuery:kind}/",
-        Compression::Uncompressed,
-        Buffering {
-            size_mib: 64,
-            interval_seconds: 1,
+        |destination| {
+            destination.partition_keys = vec![
+                fjord_common::firehose::PartitionKey {
+                    name: "customer".to_owned(),
+                    path: vec!["customer".to_owned(), "id".to_owned()],
+                },
+                fjord_common::firehose::PartitionKey {
+                    name: "kind".to_owned(),
+                    path: vec!["kind".to_owned()],
+                },
+            ];
         },
-    );
-    let DestinationTarget::ObjectStore(destination) = &mut spec.destination.target;
-    destination.error_output_prefix = "errors/".to_owned();
-    destination.partition_keys = vec![
-        fjord_common::firehose::PartitionKey {
-            name: "customer".to_owned(),
-            path: vec!["customer".to_owned(), "id".to_owned()],
-        },
-        fjord_common::firehose::PartitionKey {
-            name: "kind".to_owned(),
-            path: vec!["kind".to_owned()],
-        },
-    ];
-    installation.create_stream(&spec).await;
-    installation.publish_spec(&spec).await;
+    )
+    .await;
     let worker = start_worker(&installation);
     let records = [
         r#"{"customer":{"id":"acme"},"kind":"click","n":1}"#,
@@ -361,17 +378,7 @@ async fn dynamic_partitions_get_objects_of_their_own_and_records_without_keys_th
     assert_eq!(in_partition("p/customer=globex/kind=click/"), [records[1]]);
     assert_eq!(in_partition("p/customer=acme/kind=view/"), [records[2]]);
     assert_eq!(in_partition("p/customer=42/kind=true/"), [records[4]]);
-    let failed: Vec<Value> = objects
-        .iter()
-        .filter(|(key, _)| key.starts_with("errors/partitioning-failed/"))
-        .flat_map(|(_, bytes)| {
-            String::from_utf8(bytes.clone())
-                .unwrap()
-                .lines()
-                .map(|line| serde_json::from_str::<Value>(line).unwrap())
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let failed = error_lines_of(&objects, "partitioning-failed");
     let mut raw: Vec<String> = failed.iter().map(raw_data).collect();
     raw.sort();
     assert_eq!(raw, ["not json\n", "{\"kind\":\"click\",\"n\":6}\n"]);
@@ -382,4 +389,76 @@ async fn dynamic_partitions_get_objects_of_their_own_and_records_without_keys_th
         );
         assert!(line.get("lambdaArn").is_none());
     }
+}
+
+#[tokio::test]
+async fn partition_keys_can_come_from_the_transformation_function() {
+    let installation = Installation::new().await;
+    let function = Function {
+        fails: false,
+        calls: Arc::default(),
+        records_seen: Arc::default(),
+    };
+    let url = serve(function).await;
+    let spec = provision_with(
+        &installation,
+        "transformed",
+        "l/parity=!{partitionKeyFromLambda:parity}/",
+        |destination| {
+            destination.processors = vec![
+                Processor::Function {
+                    url: url.clone(),
+                    retries: 1,
+                    batch_bytes: 1024 * 1024,
+                },
+                Processor::AppendDelimiter {
+                    delimiter: "\n".to_owned(),
+                },
+            ];
+        },
+    )
+    .await;
+    let worker = start_worker(&installation);
+    for n in 0..20u64 {
+        installation
+            .put_record(&spec, n.to_string().into_bytes())
+            .await;
+    }
+    // 16 records are Ok (n % 10 > 1), 2 fail, 2 are dropped.
+    let objects = installation
+        .wait_for_objects(Duration::from_secs(20), |objects| {
+            objects
+                .iter()
+                .filter(|(key, _)| key.starts_with("l/"))
+                .map(|(_, bytes)| bytes.iter().filter(|b| **b == b'\n').count())
+                .sum::<usize>()
+                >= 16
+        })
+        .await;
+    all_acknowledged(&installation, &spec).await;
+    worker.stop().await;
+    for (parity, remainder) in [("even", 0), ("odd", 1)] {
+        let prefix = format!("l/parity={parity}/");
+        let mut found: Vec<u64> = objects
+            .iter()
+            .filter(|(key, _)| key.starts_with(&prefix))
+            .flat_map(|(_, bytes)| {
+                String::from_utf8(bytes.clone())
+                    .unwrap()
+                    .lines()
+                    .map(|line| {
+                        serde_json::from_str::<Value>(line).unwrap()["n"]
+                            .as_u64()
+                            .unwrap()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        found.sort_unstable();
+        let expected: Vec<u64> = (0..20)
+            .filter(|n| n % 10 > 1 && n % 2 == remainder)
+            .collect();
+        assert_eq!(found, expected, "{parity}");
+    }
+    assert_eq!(error_lines(&objects).len(), 2, "the ProcessingFailed ones");
 }

@@ -282,11 +282,16 @@ pub struct MetricsPoint {
 impl MetricsPoint {
     /// `HH:MM` of the minute.
     pub fn minute_label(&self) -> String {
-        self.minute
-            .split_once('T')
-            .map(|(_, time)| time.chars().take(5).collect())
-            .unwrap_or_default()
+        hour_minute(&self.minute)
     }
+}
+
+/// `HH:MM` of an RFC 3339 minute.
+fn hour_minute(rfc3339: &str) -> String {
+    rfc3339
+        .split_once('T')
+        .map(|(_, time)| time.chars().take(5).collect())
+        .unwrap_or_default()
 }
 
 /// `StreamMetricsView`: per-minute points, oldest first.
@@ -385,10 +390,7 @@ pub struct DeliveryMinute {
 impl DeliveryMinute {
     /// `HH:MM` of the minute.
     pub fn minute_label(&self) -> String {
-        self.minute
-            .split_once('T')
-            .map(|(_, time)| time.chars().take(5).collect())
-            .unwrap_or_default()
+        hour_minute(&self.minute)
     }
 }
 

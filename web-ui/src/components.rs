@@ -162,3 +162,22 @@ pub fn DeleteZone(
         </section>
     }
 }
+
+/// A counter that goes up every minute while the page is open in a browser with JavaScript:
+/// resources keyed on it refetch (monitoring views). Without JavaScript it stays at 0.
+pub fn minute_tick() -> RwSignal<u32> {
+    let tick = RwSignal::new(0u32);
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = set_interval_with_handle(
+            move || tick.update(|t| *t = t.wrapping_add(1)),
+            std::time::Duration::from_secs(60),
+        );
+        on_cleanup(move || {
+            if let Ok(handle) = handle {
+                handle.clear();
+            }
+        });
+    }
+    tick
+}

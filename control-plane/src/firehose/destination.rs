@@ -335,7 +335,7 @@ fn validate(mut object: Map<String, Value>, member: &str) -> Result<ValidDestina
     let error_output_prefix = config.error_output_prefix.unwrap_or_default();
     check_expressions(&prefix, "Prefix", dynamic_partitioning)?;
     check_expressions(&error_output_prefix, "ErrorOutputPrefix", false)?;
-    check_partitioning(&prefix, dynamic_partitioning, &chain.partition_keys)?;
+    check_partitioning(&prefix, dynamic_partitioning, &chain)?;
     if prefix.contains("!{") && error_output_prefix.is_empty() {
         return Err(AwsError::invalid_argument(
             "ErrorOutputPrefix cannot be null or empty when Prefix contains expressions.",
@@ -396,38 +396,55 @@ fn validate(mut object: Map<String, Value>, member: &str) -> Result<ValidDestina
 /// `!{…}` expressions Fjord evaluates: `timestamp:<format>` and `firehose:<random-string |
 /// error-output-type>`. Others (`partitionKeyFromQuery`, `partitionKeyFromLambda`) need
 /// dynamic partitioning.
-/// Dynamic partitioning's rules: enabled, the prefix must use partition keys, each defined by
-/// the `MetadataExtraction` query; keys only come with dynamic partitioning enabled.
+/// Dynamic partitioning's rules: enabled, the prefix must use partition keys, each query key
+/// defined by the `MetadataExtraction` query and function keys only with a `Lambda`
+/// processor; query keys only come with dynamic partitioning enabled.
 fn check_partitioning(
     prefix: &str,
     dynamic_partitioning: bool,
-    keys: &[fjord_common::firehose::PartitionKey],
+    chain: &super::processing::Chain,
 ) -> Result<(), AwsError> {
     if !dynamic_partitioning {
-        if keys.is_empty() {
+        if chain.partition_keys.is_empty() {
             return Ok(());
         }
         return Err(AwsError::invalid_argument(
             "The MetadataExtraction processor needs DynamicPartitioningConfiguration enabled.",
         ));
     }
+    let has_function = chain.processors.iter().any(|processor| {
+        matches!(
+            processor,
+            fjord_common::firehose::Processor::Function { .. }
+        )
+    });
     let mut used = 0;
-    let mut rest = prefix;
-    while let Some(start) = rest.find("!{partitionKeyFromQuery:") {
-        let after = &rest[start + "!{partitionKeyFromQuery:".len()..];
-        let end = after.find('}').unwrap_or(after.len());
-        let name = &after[..end];
-        if !keys.iter().any(|key| key.name == name) {
-            return Err(AwsError::invalid_argument(format!(
-                "Prefix uses !{{partitionKeyFromQuery:{name}}}, which the MetadataExtraction query does not define."
-            )));
+    for (namespace, from_function) in [
+        ("!{partitionKeyFromQuery:", false),
+        ("!{partitionKeyFromLambda:", true),
+    ] {
+        let mut rest = prefix;
+        while let Some(start) = rest.find(namespace) {
+            let after = &rest[start + namespace.len()..];
+            let end = after.find('}').unwrap_or(after.len());
+            let name = &after[..end];
+            if from_function && !has_function {
+                return Err(AwsError::invalid_argument(format!(
+                    "Prefix uses !{{partitionKeyFromLambda:{name}}}, which needs a Lambda processor."
+                )));
+            }
+            if !from_function && !chain.partition_keys.iter().any(|key| key.name == name) {
+                return Err(AwsError::invalid_argument(format!(
+                    "Prefix uses !{{partitionKeyFromQuery:{name}}}, which the MetadataExtraction query does not define."
+                )));
+            }
+            used += 1;
+            rest = &after[end..];
         }
-        used += 1;
-        rest = &after[end..];
     }
     if used == 0 {
         return Err(AwsError::invalid_argument(
-            "With dynamic partitioning enabled, Prefix must use at least one !{partitionKeyFromQuery:<key>} expression.",
+            "With dynamic partitioning enabled, Prefix must use at least one !{partitionKeyFromQuery:<key>} or !{partitionKeyFromLambda:<key>} expression.",
         ));
     }
     Ok(())
@@ -451,9 +468,13 @@ fn check_expressions(prefix: &str, name: &str, partition_keys: bool) -> Result<(
                 "firehose:random-string" | "firehose:error-output-type"
             )
             || (partition_keys
-                && expression
-                    .strip_prefix("partitionKeyFromQuery:")
-                    .is_some_and(|key| !key.is_empty()));
+                && ["partitionKeyFromQuery:", "partitionKeyFromLambda:"]
+                    .iter()
+                    .any(|namespace| {
+                        expression
+                            .strip_prefix(namespace)
+                            .is_some_and(|key| !key.is_empty())
+                    }));
         if !known {
             return Err(AwsError::invalid_argument(format!(
                 "{name} expression !{{{expression}}} is not supported: use !{{timestamp:<format>}}, !{{firehose:random-string}} or !{{firehose:error-output-type}}."

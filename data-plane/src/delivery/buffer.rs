@@ -20,6 +20,9 @@ pub(crate) struct Record {
     pub(crate) data: Bytes,
     /// When the record reached Fjord (the JetStream time of its message).
     pub(crate) arrival: DateTime<Utc>,
+    /// The partition keys a transformation function gave it (`metadata.partitionKeys`), for
+    /// `!{partitionKeyFromLambda:<key>}`.
+    pub(crate) function_keys: Option<std::sync::Arc<Vec<(String, String)>>>,
 }
 
 /// A message JetStream had handed out before (to this or another worker).

@@ -12,7 +12,7 @@ use fjord_common::firehose::{Compression, DeliveryStreamSpec, DestinationTarget,
 use super::buffer::{Record, concatenate};
 use super::encode;
 use super::ledger::Entry;
-use super::naming::{KeyPrefix, object_key};
+use super::naming::{KeyPrefix, PartitionValues, object_key};
 use super::process::{FailedRecord, PROCESSING_FAILED, Processed, Processing};
 use super::sink::{ObjectSink, SinkError};
 use super::task::WorkerContext;
@@ -142,13 +142,9 @@ impl Destination {
                 let mut failed = processed.failed.clone();
                 for (keys, records) in object.partitions(&processed.records, &mut failed) {
                     let oldest = records.iter().map(|r| r.arrival).min().unwrap_or(oldest);
-                    let pairs: Vec<(&str, &str)> = keys
-                        .iter()
-                        .map(|(name, value)| (name.as_str(), value.as_str()))
-                        .collect();
                     let key = format!(
                         "{}{}",
-                        object.prefix.evaluate_partition(oldest, &pairs),
+                        object.prefix.evaluate_partition(oldest, &keys),
                         object.suffix(oldest, object.compression)
                     );
                     if object.sink.path(&key).is_err() {
@@ -157,7 +153,8 @@ impl Destination {
                             output_type: PARTITIONING_FAILED,
                             error_code: "DynamicPartitioning.MetadataExtractionFailed",
                             message: format!(
-                                "the partition keys {pairs:?} do not make a valid object key"
+                                "the partition keys {:?} {:?} do not make a valid object key",
+                                keys.from_query, keys.from_function
                             ),
                             attempts: 1,
                             function: None,
@@ -229,8 +226,8 @@ impl Destination {
     }
 }
 
-/// One dynamic partition of a buffer: its key values (name, value) and its records.
-type Partition = (Vec<(String, String)>, Vec<Record>);
+/// One dynamic partition of a buffer: its key values and its records.
+type Partition = (PartitionValues, Vec<Record>);
 
 /// The error output of records whose partition keys could not be extracted.
 const PARTITIONING_FAILED: &str = "partitioning-failed";
@@ -264,19 +261,26 @@ impl ObjectDestination {
     /// appearance; one partition without keys when the delivery stream is not partitioned.
     /// Records whose keys cannot be extracted join `failed`.
     fn partitions(&self, records: &[Record], failed: &mut Vec<FailedRecord>) -> Vec<Partition> {
-        if self.partition_keys.is_empty() {
+        let function_keys = self.prefix.function_keys();
+        if self.partition_keys.is_empty() && function_keys.is_empty() {
             return if records.is_empty() {
                 Vec::new()
             } else {
-                vec![(Vec::new(), records.to_vec())]
+                vec![(PartitionValues::default(), records.to_vec())]
             };
         }
         let mut partitions: Vec<Partition> = Vec::new();
         for record in records {
-            match extract_keys(&self.partition_keys, &record.data) {
-                Ok(keys) => match partitions.iter_mut().find(|(known, _)| *known == keys) {
+            let values = extract_keys(&self.partition_keys, &record.data).and_then(|from_query| {
+                Ok(PartitionValues {
+                    from_query,
+                    from_function: function_values(&function_keys, record)?,
+                })
+            });
+            match values {
+                Ok(values) => match partitions.iter_mut().find(|(known, _)| *known == values) {
                     Some((_, members)) => members.push(record.clone()),
-                    None => partitions.push((keys, vec![record.clone()])),
+                    None => partitions.push((values, vec![record.clone()])),
                 },
                 Err(message) => failed.push(FailedRecord {
                     raw: record.clone(),
@@ -326,9 +330,28 @@ fn error_lines(failed: &[FailedRecord]) -> Vec<u8> {
     out
 }
 
+/// The values of the keys `names` that the transformation function gave `record`.
+fn function_values(names: &[&str], record: &Record) -> Result<Vec<(String, String)>, String> {
+    names
+        .iter()
+        .map(|name| {
+            record
+                .function_keys
+                .as_ref()
+                .and_then(|keys| keys.iter().find(|(key, _)| key == name))
+                .filter(|(_, value)| !value.is_empty())
+                .cloned()
+                .ok_or_else(|| format!("the transformation function gave no partition key {name}"))
+        })
+        .collect()
+}
+
 /// A record's partition key values: each key's path into its JSON, which must reach a string,
 /// number or boolean.
 fn extract_keys(keys: &[PartitionKey], data: &[u8]) -> Result<Vec<(String, String)>, String> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
     let value: serde_json::Value =
         serde_json::from_slice(data).map_err(|error| format!("the record is not JSON: {error}"))?;
     keys.iter()

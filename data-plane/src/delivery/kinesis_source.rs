@@ -282,6 +282,7 @@ fn shard_records(message: &async_nats::jetstream::Message, arrival: DateTime<Utc
                 .map(|record| Record {
                     data: message.payload.slice_ref(record.data),
                     arrival,
+                    function_keys: None,
                 })
                 .collect()
         }

@@ -39,9 +39,21 @@ enum Part {
     RandomString,
     /// `!{firehose:error-output-type}`: `processing-failed`, … (error output prefixes only).
     ErrorOutputType,
-    /// `!{partitionKeyFromQuery:<name>}`: a record's dynamic partitioning key (record prefixes
-    /// only).
-    PartitionKey(String),
+    /// `!{partitionKeyFromQuery:<name>}` (or, `from_function`, `!{partitionKeyFromLambda:<name>}`):
+    /// a record's dynamic partitioning key (record prefixes only).
+    PartitionKey {
+        name: String,
+        from_function: bool,
+    },
+}
+
+/// One dynamic partition's key values, by where they come from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct PartitionValues {
+    /// From the `MetadataExtraction` query, in its keys' order.
+    pub(crate) from_query: Vec<(String, String)>,
+    /// From the transformation function, in the prefix's order.
+    pub(crate) from_function: Vec<(String, String)>,
 }
 
 /// A parsed prefix, evaluated once per object.
@@ -108,7 +120,7 @@ impl KeyPrefix {
 
     /// The prefix for an object whose oldest record arrived `at`.
     pub(crate) fn evaluate(&self, at: DateTime<Utc>) -> String {
-        self.render(at, "", &[])
+        self.render(at, "", &PartitionValues::default())
     }
 
     /// The prefix for an error output object of `error_output_type` (`processing-failed`, …).
@@ -117,15 +129,30 @@ impl KeyPrefix {
         at: DateTime<Utc>,
         error_output_type: &str,
     ) -> String {
-        self.render(at, error_output_type, &[])
+        self.render(at, error_output_type, &PartitionValues::default())
     }
 
-    /// The prefix for an object of one dynamic partition: `keys` gives each key's value.
-    pub(crate) fn evaluate_partition(&self, at: DateTime<Utc>, keys: &[(&str, &str)]) -> String {
+    /// The prefix for an object of one dynamic partition: `keys` gives each key's value (those
+    /// from the extraction query and those from the transformation function).
+    pub(crate) fn evaluate_partition(&self, at: DateTime<Utc>, keys: &PartitionValues) -> String {
         self.render(at, "", keys)
     }
 
-    fn render(&self, at: DateTime<Utc>, error_output_type: &str, keys: &[(&str, &str)]) -> String {
+    /// The keys the prefix takes from transformation functions (`partitionKeyFromLambda`).
+    pub(crate) fn function_keys(&self) -> Vec<&str> {
+        self.parts
+            .iter()
+            .filter_map(|part| match part {
+                Part::PartitionKey {
+                    name,
+                    from_function: true,
+                } => Some(name.as_str()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn render(&self, at: DateTime<Utc>, error_output_type: &str, keys: &PartitionValues) -> String {
         let mut out = String::new();
         for part in &self.parts {
             match part {
@@ -133,8 +160,16 @@ impl KeyPrefix {
                 Part::Timestamp(tokens) => format_date(tokens, at, &mut out),
                 Part::RandomString => out.push_str(&random_string()),
                 Part::ErrorOutputType => out.push_str(error_output_type),
-                Part::PartitionKey(name) => {
-                    if let Some((_, value)) = keys.iter().find(|(key, _)| key == name) {
+                Part::PartitionKey {
+                    name,
+                    from_function,
+                } => {
+                    let values = if *from_function {
+                        &keys.from_function
+                    } else {
+                        &keys.from_query
+                    };
+                    if let Some((_, value)) = values.iter().find(|(key, _)| key == name) {
                         out.push_str(value);
                     }
                 }
@@ -153,8 +188,13 @@ fn parse_expression(expression: &str, error_output: bool) -> Result<Part, Prefix
         ("firehose", value) if error_output && value.trim() == "error-output-type" => {
             Ok(Part::ErrorOutputType)
         }
-        ("partitionKeyFromQuery", name) if !error_output && !name.trim().is_empty() => {
-            Ok(Part::PartitionKey(name.trim().to_owned()))
+        ("partitionKeyFromQuery" | "partitionKeyFromLambda", name)
+            if !error_output && !name.trim().is_empty() =>
+        {
+            Ok(Part::PartitionKey {
+                name: name.trim().to_owned(),
+                from_function: namespace.trim() == "partitionKeyFromLambda",
+            })
         }
         _ => Err(unsupported()),
     }
@@ -374,10 +414,21 @@ mod tests {
     fn partition_keys_take_the_records_values() {
         let prefix =
             KeyPrefix::parse("c=!{partitionKeyFromQuery:customer}/!{timestamp:yyyy}/").unwrap();
-        assert_eq!(
-            prefix.evaluate_partition(at(), &[("customer", "acme")]),
-            "c=acme/2018/"
-        );
+        let keys = PartitionValues {
+            from_query: vec![("customer".to_owned(), "acme".to_owned())],
+            from_function: Vec::new(),
+        };
+        assert_eq!(prefix.evaluate_partition(at(), &keys), "c=acme/2018/");
+        let both = KeyPrefix::parse(
+            "c=!{partitionKeyFromQuery:customer}/r=!{partitionKeyFromLambda:region}/",
+        )
+        .unwrap();
+        assert_eq!(both.function_keys(), ["region"]);
+        let keys = PartitionValues {
+            from_query: vec![("customer".to_owned(), "acme".to_owned())],
+            from_function: vec![("region".to_owned(), "north".to_owned())],
+        };
+        assert_eq!(both.evaluate_partition(at(), &keys), "c=acme/r=north/");
         assert!(KeyPrefix::parse_error_output("!{partitionKeyFromQuery:customer}/").is_err());
     }
 
@@ -398,7 +449,7 @@ mod tests {
             Err(PrefixError::Unclosed(2))
         );
         assert!(matches!(
-            KeyPrefix::parse("!{partitionKeyFromLambda:id}/"),
+            KeyPrefix::parse("!{partitionKeyFromElsewhere:id}/"),
             Err(PrefixError::UnsupportedExpression(_))
         ));
         assert!(matches!(

@@ -101,11 +101,23 @@ struct AnswerRecord {
     result: String,
     #[serde(default)]
     data: Option<String>,
+    #[serde(default)]
+    metadata: Option<AnswerMetadata>,
+}
+
+/// What a function may say about a record besides its data: partition keys for
+/// `!{partitionKeyFromLambda:<key>}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AnswerMetadata {
+    #[serde(default)]
+    partition_keys: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// What a function said about one record.
 enum Outcome {
-    Ok(Bytes),
+    /// Its new data, and the partition keys the function gave it.
+    Ok(Bytes, Option<std::sync::Arc<Vec<(String, String)>>>),
     Dropped,
     Failed,
 }
@@ -201,8 +213,11 @@ impl Processing {
             Ok(outcomes) => {
                 for (mut record, outcome) in batch.into_iter().zip(outcomes) {
                     match outcome {
-                        Outcome::Ok(data) => {
+                        Outcome::Ok(data, keys) => {
                             record.current.data = data;
+                            if keys.is_some() {
+                                record.current.function_keys = keys;
+                            }
                             kept.push(record);
                         }
                         Outcome::Dropped => processed.dropped += 1,
@@ -287,17 +302,32 @@ impl Processing {
                     let data = record.data.as_deref().ok_or_else(|| {
                         anyhow::anyhow!("recordId {} is Ok without data", record.record_id)
                     })?;
-                    Outcome::Ok(
-                        BASE64
-                            .decode(data)
-                            .map_err(|_| {
-                                anyhow::anyhow!(
-                                    "recordId {} has data that is not base64",
-                                    record.record_id
-                                )
-                            })?
-                            .into(),
-                    )
+                    let data = BASE64.decode(data).map_err(|_| {
+                        anyhow::anyhow!("recordId {} has data that is not base64", record.record_id)
+                    })?;
+                    let keys = record
+                        .metadata
+                        .map(|metadata| {
+                            metadata
+                                .partition_keys
+                                .into_iter()
+                                .map(|(key, value)| match value {
+                                    serde_json::Value::String(text) => Ok((key, text)),
+                                    serde_json::Value::Number(number) => {
+                                        Ok((key, number.to_string()))
+                                    }
+                                    serde_json::Value::Bool(flag) => Ok((key, flag.to_string())),
+                                    _ => Err(anyhow::anyhow!(
+                                        "recordId {} has partition key {key} that is not a string, number or boolean",
+                                        record.record_id
+                                    )),
+                                })
+                                .collect::<anyhow::Result<Vec<_>>>()
+                        })
+                        .transpose()?
+                        .filter(|keys| !keys.is_empty())
+                        .map(std::sync::Arc::new);
+                    Outcome::Ok(data.into(), keys)
                 }
                 "Dropped" => Outcome::Dropped,
                 "ProcessingFailed" => Outcome::Failed,

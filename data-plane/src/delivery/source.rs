@@ -143,6 +143,7 @@ fn direct_records(message: &async_nats::jetstream::Message, arrival: DateTime<Ut
     vec![Record {
         data: message.payload.clone(),
         arrival,
+        function_keys: None,
     }]
 }
 

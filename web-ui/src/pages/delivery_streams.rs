@@ -9,7 +9,9 @@ use leptos_router::hooks::{use_params_map, use_query_map};
 
 use super::{use_flash, use_me};
 use crate::api::DeliveryStream;
-use crate::components::{DeleteZone, Empty, ErrorNote, ListHeading, Loading, action_error};
+use crate::components::{
+    DeleteZone, Empty, ErrorNote, ListHeading, Loading, action_error, minute_tick,
+};
 use crate::model::delivery_form::{
     COMPRESSIONS, bucket_error, error_prefix_error, interval_error, name_error, prefix_error,
     size_error,
@@ -324,23 +326,11 @@ fn DeliveryDetails(stream: DeliveryStream) -> impl IntoView {
 /// every minute while the page is open (with JavaScript).
 #[component]
 fn DeliveryMonitoringSection(name: String) -> impl IntoView {
-    let tick = RwSignal::new(0u32);
+    let tick = minute_tick();
     let monitoring = Resource::new(
         move || (name.clone(), tick.get()),
         |(name, _)| delivery_monitoring(name),
     );
-    #[cfg(feature = "hydrate")]
-    {
-        let handle = set_interval_with_handle(
-            move || tick.update(|t| *t = t.wrapping_add(1)),
-            std::time::Duration::from_secs(60),
-        );
-        on_cleanup(move || {
-            if let Ok(handle) = handle {
-                handle.clear();
-            }
-        });
-    }
     view! {
         <section aria-labelledby="monitoring">
             <h2 id="monitoring">"Delivery, the last hour"</h2>

@@ -6,30 +6,18 @@ use leptos_meta::Title;
 use leptos_router::hooks::use_params_map;
 
 use super::stream::StreamTabs;
-use crate::components::{ErrorNote, Loading};
+use crate::components::{ErrorNote, Loading, minute_tick};
 use crate::server_fns::streams::stream_charts;
 
 #[component]
 pub fn MonitoringPage() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("name").unwrap_or_default();
-    let tick = RwSignal::new(0u32);
+    let tick = minute_tick();
     let charts = Resource::new(
         move || (name(), tick.get()),
         |(name, _)| stream_charts(name),
     );
-    #[cfg(feature = "hydrate")]
-    {
-        let handle = set_interval_with_handle(
-            move || tick.update(|t| *t = t.wrapping_add(1)),
-            std::time::Duration::from_secs(60),
-        );
-        on_cleanup(move || {
-            if let Ok(handle) = handle {
-                handle.clear();
-            }
-        });
-    }
     view! {
         <Title text=move || format!("Monitoring · {} · Fjord", name()) />
         <StreamTabs name=name() current="monitoring" />
