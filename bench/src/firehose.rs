@@ -18,20 +18,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use aws_sdk_firehose::Client;
-use aws_sdk_firehose::config::{
-    BehaviorVersion, Credentials, Region, StalledStreamProtectionConfig,
-};
 use aws_sdk_firehose::error::ProvideErrorMetadata;
 use aws_sdk_firehose::types::{
     BufferingHints, CompressionFormat, DeliveryStreamStatus, DeliveryStreamType,
     ExtendedS3DestinationConfiguration,
 };
-use aws_smithy_types::retry::RetryConfig;
 
 use crate::firehose_objects::{MIN_RECORD_SIZE, throughput_records};
 use crate::firehose_phases::{freshness, throughput};
 use crate::kinesis::server_cpu;
-use crate::kinesis_client::{describe, sdk_timeouts};
+use crate::kinesis_client::describe;
 use crate::results::{FirehoseResult, RunResult};
 use crate::util::{SplitMix64, unique_name, write_json};
 
@@ -121,24 +117,12 @@ pub(crate) struct FirehoseArgs {
 }
 
 pub(crate) fn client(args: &FirehoseArgs) -> Client {
-    let credentials = Credentials::new(
+    Client::new(&crate::kinesis_client::sdk_config(
+        &args.endpoint,
+        &args.region,
         &args.access_key_id,
         &args.secret_access_key,
-        None,
-        None,
-        "fjord-bench",
-    );
-    // As for Kinesis: no SDK retries (the bench retries and counts), generous timeouts.
-    let config = aws_sdk_firehose::Config::builder()
-        .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(&args.endpoint)
-        .region(Region::new(args.region.clone()))
-        .credentials_provider(credentials)
-        .retry_config(RetryConfig::disabled())
-        .timeout_config(sdk_timeouts())
-        .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
-        .build();
-    Client::from_conf(config)
+    ))
 }
 
 /// CreateDeliveryStream (DirectPut, uncompressed, into `bucket` under `prefix`), then

@@ -19,7 +19,7 @@ use crate::firehose_objects::{
 };
 use crate::kinesis_client::{RetryStats, describe, error_code, with_retries};
 use crate::results::{DeliverySummary, FreshnessSummary, WriteSummary};
-use crate::util::{CpuSample, MB, new_histogram, record_latency};
+use crate::util::{CpuSample, MB, new_histogram, record_latency, send_in_flight};
 
 /// How often the waiting side checks whether the scanning thread is done.
 const CHECK_EVERY: Duration = Duration::from_millis(5);
@@ -81,22 +81,16 @@ async fn send_batches(
     stats: &Arc<RetryStats>,
 ) -> Result<PutTally> {
     let size = args.record_size;
-    let queue = Arc::new(Mutex::new(batches));
-    let mut workers = Vec::new();
-    for _ in 0..args.concurrency {
-        let (queue, data, stats, stored) =
-            (queue.clone(), data.clone(), stats.clone(), stored.clone());
-        let (client, name, max_attempts) = (client.clone(), name.to_owned(), args.max_attempts);
-        workers.push(tokio::spawn(async move {
-            let mut tally = PutTally::default();
-            loop {
-                let next = queue.lock().expect("queue lock").pop_front();
-                let Some((start, len, batch)) = next else {
-                    break;
-                };
-                tally.requests += 1;
+    let send = {
+        let (client, name, data, stats) =
+            (client.clone(), name.to_owned(), data.clone(), stats.clone());
+        let max_attempts = args.max_attempts;
+        move |start: usize, len: usize, batch: Vec<Record>| {
+            let (client, name, data, stats) =
+                (client.clone(), name.clone(), data.clone(), stats.clone());
+            async move {
                 let mut first = Some(batch);
-                let result = with_retries(max_attempts, &stats, |_| {
+                with_retries(max_attempts, &stats, |_| {
                     // The first attempt moves the pre-built records; a retry rebuilds them.
                     let batch = match first.take() {
                         Some(b) => b,
@@ -108,41 +102,48 @@ async fn send_batches(
                         .set_records(Some(batch))
                         .send()
                 })
-                .await;
-                match result {
-                    Ok(out) => {
-                        let answers = out.request_responses();
-                        let mut flags = stored.lock().expect("stored lock");
-                        for (j, answer) in answers.iter().enumerate().take(len) {
-                            match (answer.error_code(), answer.record_id()) {
-                                (None, Some(_)) => {
-                                    tally.stored += 1;
-                                    flags[start + j] = true;
-                                }
-                                (code, _) => {
-                                    tally.failed(code.unwrap_or("NoRecordId").to_owned(), 1)
-                                }
+                .await
+            }
+        }
+    };
+    let stored = stored.clone();
+    let tallies = send_in_flight(
+        args.concurrency,
+        batches,
+        send,
+        move |tally: &mut PutTally, start, len, result| {
+            tally.requests += 1;
+            match result {
+                Ok(out) => {
+                    let answers = out.request_responses();
+                    let mut flags = stored.lock().expect("stored lock");
+                    for (j, answer) in answers.iter().enumerate().take(len) {
+                        match (answer.error_code(), answer.record_id()) {
+                            (None, Some(_)) => {
+                                tally.stored += 1;
+                                flags[start + j] = true;
                             }
-                        }
-                        if answers.len() < len {
-                            tally.failed("MissingInResponse".into(), (len - answers.len()) as u64);
+                            (code, _) => tally.failed(code.unwrap_or("NoRecordId").to_owned(), 1),
                         }
                     }
-                    Err(e) => {
-                        tally.failed_requests += 1;
-                        tally.failed(error_code(&e), len as u64);
-                        tally.first_error.get_or_insert_with(|| {
-                            format!("PutRecordBatch failed: {}", describe(&e))
-                        });
+                    if answers.len() < len {
+                        tally.failed("MissingInResponse".into(), (len - answers.len()) as u64);
                     }
                 }
+                Err(e) => {
+                    tally.failed_requests += 1;
+                    tally.failed(error_code(&e), len as u64);
+                    tally
+                        .first_error
+                        .get_or_insert_with(|| format!("PutRecordBatch failed: {}", describe(&e)));
+                }
             }
-            tally
-        }));
-    }
+        },
+    )
+    .await?;
     let mut sum = PutTally::default();
-    for worker in workers {
-        sum.merge(worker.await.context("PutRecordBatch worker panicked")?);
+    for tally in tallies {
+        sum.merge(tally);
     }
     Ok(sum)
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_kinesis::Client;
 use aws_sdk_kinesis::config::{
-    BehaviorVersion, Credentials, Region, StalledStreamProtectionConfig,
+    BehaviorVersion, Credentials, Region, SharedCredentialsProvider, StalledStreamProtectionConfig,
 };
 use aws_sdk_kinesis::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_types::retry::RetryConfig;
@@ -103,24 +103,33 @@ pub(crate) fn sdk_timeouts() -> TimeoutConfig {
         .build()
 }
 
-pub(crate) fn client(args: &KinesisArgs) -> Client {
-    let credentials = Credentials::new(
-        &args.access_key_id,
-        &args.secret_access_key,
-        None,
-        None,
-        "fjord-bench",
-    );
-    // Generous timeouts, no SDK retries (we retry ourselves and count it), no stalled-stream
-    // heuristics: the numbers should reflect the server, not client-side policies.
-    let config = aws_sdk_kinesis::Config::builder()
+/// The settings every SDK client of the bench shares, whatever the service: the endpoint and
+/// static credentials; no SDK retries (the bench retries itself and counts them), generous
+/// timeouts and no stalled-stream heuristics, so the numbers reflect the server rather than
+/// client-side policies.
+pub(crate) fn sdk_config(
+    endpoint: &str,
+    region: &str,
+    access_key_id: &str,
+    secret_access_key: &str,
+) -> aws_types::SdkConfig {
+    let credentials = Credentials::new(access_key_id, secret_access_key, None, None, "fjord-bench");
+    aws_types::SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
-        .endpoint_url(&args.endpoint)
-        .region(Region::new(args.region.clone()))
-        .credentials_provider(credentials)
+        .endpoint_url(endpoint)
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(SharedCredentialsProvider::new(credentials))
         .retry_config(RetryConfig::disabled())
         .timeout_config(sdk_timeouts())
         .stalled_stream_protection(StalledStreamProtectionConfig::disabled())
-        .build();
-    Client::from_conf(config)
+        .build()
+}
+
+pub(crate) fn client(args: &KinesisArgs) -> Client {
+    Client::new(&sdk_config(
+        &args.endpoint,
+        &args.region,
+        &args.access_key_id,
+        &args.secret_access_key,
+    ))
 }

@@ -1,8 +1,8 @@
 //! Write phases: (a) PutRecords throughput and (b) single-PutRecord latency.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -13,7 +13,7 @@ use aws_sdk_kinesis::types::PutRecordsRequestEntry;
 use crate::kinesis::KinesisArgs;
 use crate::kinesis_client::{RetryStats, describe, error_code, with_retries};
 use crate::results::{LatencySummary, WriteSummary};
-use crate::util::{CpuSample, MB, new_histogram, record_latency, summarize};
+use crate::util::{CpuSample, MB, new_histogram, record_latency, send_in_flight, summarize};
 
 /// Records stored per shard id, from the PutRecords responses.
 pub(crate) type PerShard = HashMap<String, u64>;
@@ -48,6 +48,13 @@ struct WorkerTally {
     first_error: Option<String>,
 }
 
+impl WorkerTally {
+    fn failed(&mut self, code: String, records: u64) {
+        self.failed_records += records;
+        *self.failed_by_code.entry(code).or_default() += records;
+    }
+}
+
 /// (a): `put_records_total` records in batches of `batch`, `concurrency` calls in flight.
 pub(crate) async fn put_records(
     args: &KinesisArgs,
@@ -63,25 +70,20 @@ pub(crate) async fn put_records(
         let len = args.batch.min(total - start);
         queue.push_back((start, len, entries(data, size, start, len)?));
     }
-    let queue = Arc::new(Mutex::new(queue));
     let stats = Arc::new(RetryStats::default());
 
     let cpu0 = CpuSample::take(&args.server_pids);
     let t0 = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..args.concurrency {
-        let (queue, data, stats) = (queue.clone(), Arc::clone(data), stats.clone());
-        let (client, name, max_attempts) = (client.clone(), name.to_owned(), args.max_attempts);
-        workers.push(tokio::spawn(async move {
-            let mut tally = WorkerTally::default();
-            loop {
-                let next = queue.lock().expect("queue lock").pop_front();
-                let Some((start, len, batch)) = next else {
-                    break;
-                };
-                tally.requests += 1;
+    let send = {
+        let (client, name, data, stats) =
+            (client.clone(), name.to_owned(), data.clone(), stats.clone());
+        let max_attempts = args.max_attempts;
+        move |start: usize, len: usize, batch: Vec<PutRecordsRequestEntry>| {
+            let (client, name, data, stats) =
+                (client.clone(), name.clone(), data.clone(), stats.clone());
+            async move {
                 let mut first = Some(batch);
-                let result = with_retries(max_attempts, &stats, |_| {
+                with_retries(max_attempts, &stats, |_| {
                     // First attempt moves the pre-built entries; a retry rebuilds them.
                     let records = match first.take() {
                         Some(b) => b,
@@ -93,49 +95,47 @@ pub(crate) async fn put_records(
                         .set_records(Some(records))
                         .send()
                 })
-                .await;
-                match result {
-                    Ok(out) => {
-                        for entry in out.records() {
-                            match (entry.error_code(), entry.shard_id()) {
-                                (Some(code), _) => {
-                                    tally.failed_records += 1;
-                                    *tally.failed_by_code.entry(code.to_owned()).or_default() += 1;
-                                }
-                                (None, Some(shard)) => {
-                                    tally.stored += 1;
-                                    *tally.per_shard.entry(shard.to_owned()).or_default() += 1;
-                                }
-                                (None, None) => tally.stored += 1,
+                .await
+            }
+        }
+    };
+    let tallies = send_in_flight(
+        args.concurrency,
+        queue,
+        send,
+        |tally: &mut WorkerTally, _, len, result| {
+            tally.requests += 1;
+            match result {
+                Ok(out) => {
+                    for entry in out.records() {
+                        match (entry.error_code(), entry.shard_id()) {
+                            (Some(code), _) => tally.failed(code.to_owned(), 1),
+                            (None, Some(shard)) => {
+                                tally.stored += 1;
+                                *tally.per_shard.entry(shard.to_owned()).or_default() += 1;
                             }
-                        }
-                        // Entries missing from the response (should not happen) count as failed.
-                        let answered = out.records().len();
-                        if answered < len {
-                            let missing = (len - answered) as u64;
-                            tally.failed_records += missing;
-                            *tally
-                                .failed_by_code
-                                .entry("MissingInResponse".into())
-                                .or_default() += missing;
+                            (None, None) => tally.stored += 1,
                         }
                     }
-                    Err(e) => {
-                        tally.failed_requests += 1;
-                        tally.failed_records += len as u64;
-                        *tally.failed_by_code.entry(error_code(&e)).or_default() += len as u64;
-                        tally
-                            .first_error
-                            .get_or_insert_with(|| format!("PutRecords failed: {}", describe(&e)));
+                    // Entries missing from the response (should not happen) count as failed.
+                    let answered = out.records().len();
+                    if answered < len {
+                        tally.failed("MissingInResponse".into(), (len - answered) as u64);
                     }
                 }
+                Err(e) => {
+                    tally.failed_requests += 1;
+                    tally.failed(error_code(&e), len as u64);
+                    tally
+                        .first_error
+                        .get_or_insert_with(|| format!("PutRecords failed: {}", describe(&e)));
+                }
             }
-            tally
-        }));
-    }
+        },
+    )
+    .await?;
     let mut sum = WorkerTally::default();
-    for w in workers {
-        let t = w.await.context("PutRecords worker panicked")?;
+    for t in tallies {
         sum.stored += t.stored;
         sum.failed_records += t.failed_records;
         sum.requests += t.requests;

@@ -196,16 +196,7 @@ fn render(base: Option<&JetStreamResult>, js: &[JetStreamResult], kin: &[Kinesis
     }
     for k in kin {
         let p = &k.put_records;
-        let failed = if p.failed_by_code.is_empty() {
-            "0".to_owned()
-        } else {
-            let codes: Vec<String> = p
-                .failed_by_code
-                .iter()
-                .map(|(c, n)| format!("{c} {n}"))
-                .collect();
-            format!("{} ({})", p.failed_records, codes.join(", "))
-        };
+        let failed = p.failures().unwrap_or_else(|| "0".to_owned());
         let _ = writeln!(
             s,
             "| {} | {} × {} B | {} / {} / {} | {} / {} | {} | {} / {} / {} | {:.0} | {} / {}{} | {} |",

@@ -74,16 +74,9 @@ pub(crate) fn render(
     let _ = writeln!(s);
     for f in firehose {
         let (p, e, fr) = (&f.put, &f.end_to_end, &f.freshness);
-        let failed = if p.failed_by_code.is_empty() {
-            "none failed".to_owned()
-        } else {
-            let codes: Vec<String> = p
-                .failed_by_code
-                .iter()
-                .map(|(c, n)| format!("{c} {n}"))
-                .collect();
-            format!("{} failed ({})", p.failed_records, codes.join(", "))
-        };
+        let failed = p
+            .failures()
+            .map_or_else(|| "none failed".to_owned(), |f| format!("failed: {f}"));
         let _ = writeln!(
             s,
             "- {}: {} of {} records × {} B stored by PutRecordBatch ({} per call, {} in flight, \

@@ -61,6 +61,20 @@ pub(crate) struct WriteSummary {
     pub server_cpu_us_per_record: Option<f64>,
 }
 
+impl WriteSummary {
+    /// `<failed records> (<code> <count>, …)`, or `None` when nothing failed.
+    pub(crate) fn failures(&self) -> Option<String> {
+        (!self.failed_by_code.is_empty()).then(|| {
+            let codes: Vec<String> = self
+                .failed_by_code
+                .iter()
+                .map(|(code, count)| format!("{code} {count}"))
+                .collect();
+            format!("{} ({})", self.failed_records, codes.join(", "))
+        })
+    }
+}
+
 /// A read-back phase: GetRecords over every shard, or a JetStream pull consumer.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub(crate) struct ReadSummary {

@@ -175,3 +175,44 @@ pub(crate) fn write_json<T: serde::Serialize>(path: &std::path::Path, value: &T)
     let text = serde_json::to_string_pretty(value)?;
     std::fs::write(path, text + "\n").with_context(|| format!("writing {}", path.display()))
 }
+
+/// Sends every batch `(start, len, body)` of `queue` with `concurrency` calls in flight: each of
+/// `concurrency` workers pops the next batch, sends it with `send` and folds the answer into a
+/// tally of its own with `fold`. The workers' tallies, to merge.
+pub(crate) async fn send_in_flight<B, R, T, S, SFut, F>(
+    concurrency: usize,
+    queue: std::collections::VecDeque<(usize, usize, B)>,
+    send: S,
+    fold: F,
+) -> Result<Vec<T>>
+where
+    B: Send + 'static,
+    R: Send + 'static,
+    T: Default + Send + 'static,
+    S: Fn(usize, usize, B) -> SFut + Clone + Send + Sync + 'static,
+    SFut: std::future::Future<Output = R> + Send,
+    F: Fn(&mut T, usize, usize, R) + Clone + Send + Sync + 'static,
+{
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (queue, send, fold) = (queue.clone(), send.clone(), fold.clone());
+        workers.push(tokio::spawn(async move {
+            let mut tally = T::default();
+            loop {
+                let next = queue.lock().expect("queue lock").pop_front();
+                let Some((start, len, batch)) = next else {
+                    break;
+                };
+                let answer = send(start, len, batch).await;
+                fold(&mut tally, start, len, answer);
+            }
+            tally
+        }));
+    }
+    let mut tallies = Vec::new();
+    for worker in workers {
+        tallies.push(worker.await.context("a sending worker panicked")?);
+    }
+    Ok(tallies)
+}

@@ -343,9 +343,13 @@ async fn bad_input_gets_the_documented_error_and_stores_nothing(pool: PgPool) {
             "Not_A_Bucket",
         ),
         (
-            create_body("s", json!({"ProcessingConfiguration": {"Enabled": true}})),
+            create_body(
+                "s",
+                json!({"ProcessingConfiguration": {"Enabled": true,
+                        "Processors": [{"Type": "RecordDeAggregation"}]}}),
+            ),
             "InvalidArgumentException",
-            "ProcessingConfiguration",
+            "RecordDeAggregation",
         ),
         (
             create_body(
@@ -361,7 +365,7 @@ async fn bad_input_gets_the_documented_error_and_stores_nothing(pool: PgPool) {
                 json!({"DynamicPartitioningConfiguration": {"Enabled": true}}),
             ),
             "InvalidArgumentException",
-            "DynamicPartitioningConfiguration",
+            "partitionKeyFromQuery",
         ),
         (
             create_body("s", json!({"Prefix": "!{timestamp:yyyy}/"})),
