@@ -28,6 +28,16 @@ struct Function {
     records_seen: Arc<AtomicUsize>,
 }
 
+impl Function {
+    fn new(fails: bool) -> Self {
+        Self {
+            fails,
+            calls: Arc::default(),
+            records_seen: Arc::default(),
+        }
+    }
+}
+
 /// Record `n` (its data is the number): n % 10 == 0 is dropped, n % 10 == 1 fails, the rest
 /// become `{"n":n}`.
 async fn transform(State(function): State<Function>, Json(invocation): Json<Value>) -> Response {
@@ -189,11 +199,7 @@ async fn all_acknowledged(
 #[tokio::test]
 async fn records_are_transformed_dropped_or_written_to_the_error_output() {
     let installation = Installation::new().await;
-    let function = Function {
-        fails: false,
-        calls: Arc::default(),
-        records_seen: Arc::default(),
-    };
+    let function = Function::new(false);
     let url = serve(function.clone()).await;
     // 50 records of 1-2 bytes, at most 20 bytes per call: several calls per buffer.
     let spec = provision(&installation, &url, 20).await;
@@ -266,11 +272,7 @@ async fn records_are_transformed_dropped_or_written_to_the_error_output() {
 #[tokio::test]
 async fn a_function_that_keeps_failing_sends_its_records_to_the_error_output() {
     let installation = Installation::new().await;
-    let function = Function {
-        fails: true,
-        calls: Arc::default(),
-        records_seen: Arc::default(),
-    };
+    let function = Function::new(true);
     let url = serve(function.clone()).await;
     let spec = provision(&installation, &url, 1024 * 1024).await;
     let worker = start_worker(&installation);
@@ -394,11 +396,7 @@ async fn dynamic_partitions_get_objects_of_their_own_and_records_without_keys_th
 #[tokio::test]
 async fn partition_keys_can_come_from_the_transformation_function() {
     let installation = Installation::new().await;
-    let function = Function {
-        fails: false,
-        calls: Arc::default(),
-        records_seen: Arc::default(),
-    };
+    let function = Function::new(false);
     let url = serve(function).await;
     let spec = provision_with(
         &installation,

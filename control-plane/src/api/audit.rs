@@ -281,8 +281,15 @@ pub(crate) async fn record_change(
     failure: Option<&Problem>,
     details: serde_json::Value,
 ) {
+    // Caller-supplied text (a path segment, an invalid email): printable and short enough to
+    // store, emails included.
+    let resource: String = resource
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(320)
+        .collect();
     let mut entry = context
-        .audit_entry(action, printable(resource))
+        .audit_entry(action, resource)
         .from_address(origin.source_ip.clone(), origin.user_agent.clone())
         .with_details(details);
     if let Some(problem) = failure {

@@ -209,21 +209,16 @@ async fn audit(
     failure: Option<&Problem>,
     details: serde_json::Value,
 ) {
-    let resource: String = access_key_id.chars().take(128).collect();
-    let mut entry = context
-        .audit_entry(format!("keys:{action}"), resource)
-        .from_address(origin.source_ip.clone(), origin.user_agent.clone())
-        .with_details(details);
-    if let Some(problem) = failure {
-        let kind = problem
-            .problem_type
-            .rsplit(':')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        entry = entry.failed(kind);
-    }
-    state.store.record_audit(context.tenant_id, entry).await;
+    crate::api::audit::record_change(
+        state,
+        context,
+        origin,
+        format!("keys:{action}"),
+        access_key_id,
+        failure,
+        details,
+    )
+    .await;
 }
 
 /// The tenant's key `access_key_id`, if the caller may manage it (any key with `ManageKeys`,

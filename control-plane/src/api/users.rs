@@ -156,27 +156,16 @@ pub(crate) async fn audit(
     failure: Option<&Problem>,
     details: serde_json::Value,
 ) {
-    // Caller-supplied text (a path id, an invalid email): printable and short, so the entry
-    // is always storable.
-    let resource: String = resource
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(320)
-        .collect();
-    let mut entry = context
-        .audit_entry(format!("users:{action}"), resource)
-        .from_address(origin.source_ip.clone(), origin.user_agent.clone())
-        .with_details(details);
-    if let Some(problem) = failure {
-        let kind = problem
-            .problem_type
-            .rsplit(':')
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        entry = entry.failed(kind);
-    }
-    state.store.record_audit(context.tenant_id, entry).await;
+    crate::api::audit::record_change(
+        state,
+        context,
+        origin,
+        format!("users:{action}"),
+        resource,
+        failure,
+        details,
+    )
+    .await;
 }
 
 /// A user id from the path; anything that is not a UUID names no member.
