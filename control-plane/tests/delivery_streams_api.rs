@@ -566,3 +566,68 @@ async fn idempotent_creates_and_tenants(pool: PgPool) {
         "the refused call stored nothing"
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn transformation_and_dynamic_partitioning_are_configured_and_shown_over_rest(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let developer = app.token(app.acme, Role::Developer).await;
+    let (status, body) = app
+        .call(
+            &developer,
+            "POST",
+            "/delivery-streams",
+            Some(json!({"name": "shaped", "destination": {
+                "bucket_arn": "arn:aws:s3:::lake",
+                "prefix": "c=!{partitionKeyFromQuery:customer}/",
+                "error_output_prefix": "errors/",
+                "buffering_size_mib": 64,
+                "processing_configuration": {"Enabled": true, "Processors": [
+                    {"Type": "Lambda", "Parameters": [
+                        {"ParameterName": "LambdaArn", "ParameterValue": "https://functions.example/shape"}]},
+                    {"Type": "AppendDelimiterToRecord"},
+                    {"Type": "MetadataExtraction", "Parameters": [
+                        {"ParameterName": "MetadataExtractionQuery", "ParameterValue": "{customer:.customer.id}"},
+                        {"ParameterName": "JsonParsingEngine", "ParameterValue": "JQ-1.6"}]}]},
+                "dynamic_partitioning_configuration": {"Enabled": true}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["destination"]["processors"],
+        json!([
+            {"type": "function", "url": "https://functions.example/shape", "retries": 3,
+             "batch_bytes": 1_048_576},
+            {"type": "append_delimiter", "delimiter": "\n"},
+        ])
+    );
+    assert_eq!(
+        body["destination"]["partition_keys"],
+        json!([{"name": "customer", "path": ".customer.id"}])
+    );
+    let (status, described) = app
+        .call(&developer, "GET", "/delivery-streams/shaped", None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(described["destination"], body["destination"]);
+
+    // The Firehose rules apply over REST too: a Lambda ARN is refused, nothing is stored.
+    let (status, refused) = app
+        .call(
+            &developer,
+            "POST",
+            "/delivery-streams",
+            Some(json!({"name": "arn", "destination": {
+                "bucket_arn": "arn:aws:s3:::lake",
+                "processing_configuration": {"Enabled": true, "Processors": [
+                    {"Type": "Lambda", "Parameters": [
+                        {"ParameterName": "LambdaArn",
+                         "ParameterValue": "arn:aws:lambda:us-east-1:123456789012:function:f"}]}]}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["detail"].as_str().unwrap().contains("http(s) URL"),
+        "{refused}"
+    );
+    assert_eq!(app.stored().await.len(), 1);
+}

@@ -326,6 +326,63 @@ pub struct DeliveryDestination {
     pub buffering_size_mib: u32,
     pub buffering_interval_seconds: u32,
     pub compression: String,
+    #[serde(default)]
+    pub processors: Vec<DeliveryProcessor>,
+    #[serde(default)]
+    pub partition_keys: Vec<DeliveryPartitionKey>,
+}
+
+impl DeliveryDestination {
+    /// The transformation chain in words (`–` without one).
+    pub fn transformation(&self) -> String {
+        if self.processors.is_empty() {
+            return "–".to_owned();
+        }
+        self.processors
+            .iter()
+            .map(
+                |processor| match (&*processor.kind, &processor.url, &processor.delimiter) {
+                    ("function", Some(url), _) => format!("function {url}"),
+                    ("append_delimiter", _, Some(delimiter)) => {
+                        format!("delimiter {}", delimiter.escape_default())
+                    }
+                    (kind, _, _) => kind.to_owned(),
+                },
+            )
+            .collect::<Vec<_>>()
+            .join(", then ")
+    }
+
+    /// The dynamic partitioning keys in words (`–` without any).
+    pub fn partitioning(&self) -> String {
+        if self.partition_keys.is_empty() {
+            return "–".to_owned();
+        }
+        self.partition_keys
+            .iter()
+            .map(|key| format!("{} = {}", key.name, key.path))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `ProcessorView` (one of its kinds).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryProcessor {
+    /// `function` or `append_delimiter`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub delimiter: Option<String>,
+}
+
+/// `PartitionKeyView`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryPartitionKey {
+    pub name: String,
+    pub path: String,
 }
 
 /// `DeliveryStreamView`.

@@ -98,6 +98,8 @@ fn every_field_the_console_reads_is_in_the_api_contract() {
     check::<api::DeliveryFailure>("DeliveryFailureView");
     check::<api::DeliveryFailures>("DeliveryFailurePage");
     check::<api::BucketStore>("StoreView");
+    check::<api::DeliveryProcessor>("ProcessorView");
+    check::<api::DeliveryPartitionKey>("PartitionKeyView");
     check::<api::Bucket>("BucketView");
     check::<api::BucketList>("BucketList");
 }

@@ -316,6 +316,8 @@ fn DeliveryDetails(stream: DeliveryStream) -> impl IntoView {
                 <div><dt>"Error output prefix"</dt><dd class="mono">{or_dash(&destination.error_output_prefix)}</dd></div>
                 <div><dt>"Buffering"</dt><dd>{buffering(&stream)}</dd></div>
                 <div><dt>"Compression"</dt><dd>{destination.compression.clone()}</dd></div>
+                <div class="wide"><dt>"Transformation"</dt><dd class="mono">{destination.transformation()}</dd></div>
+                <div class="wide"><dt>"Dynamic partitioning"</dt><dd class="mono">{destination.partitioning()}</dd></div>
                 <div><dt>"Destination id"</dt><dd class="mono">{destination.destination_id.clone()}</dd></div>
             </dl>
         </section>

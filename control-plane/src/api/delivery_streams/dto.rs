@@ -37,6 +37,14 @@ pub struct DestinationRequest {
     pub buffering_interval_seconds: Option<i64>,
     /// `UNCOMPRESSED` (default), `GZIP`, `ZIP`, `Snappy` or `HADOOP_SNAPPY`.
     pub compression: Option<String>,
+    /// Record transformation, in Firehose's `ProcessingConfiguration` shape (`Enabled`,
+    /// `Processors` with `Type` and `Parameters`); see `docs/firehose-compatibility.md`.
+    #[schema(value_type = Option<Object>)]
+    pub processing_configuration: Option<serde_json::Value>,
+    /// Dynamic partitioning, in Firehose's `DynamicPartitioningConfiguration` shape
+    /// (`{"Enabled": true}`); its keys come from a `MetadataExtraction` processor.
+    #[schema(value_type = Option<Object>)]
+    pub dynamic_partitioning_configuration: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -78,6 +86,32 @@ pub struct DestinationView {
     pub buffering_size_mib: u32,
     pub buffering_interval_seconds: u32,
     pub compression: String,
+    /// The transformation chain, in order (empty: records are delivered as put).
+    pub processors: Vec<ProcessorView>,
+    /// Dynamic partitioning keys from the extraction query (empty: not partitioned by query).
+    pub partition_keys: Vec<PartitionKeyView>,
+}
+
+/// One step of a delivery stream's transformation chain.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ProcessorView {
+    /// A function called over HTTP with the Lambda contract.
+    Function {
+        url: String,
+        retries: u32,
+        batch_bytes: u64,
+    },
+    /// A delimiter after every record.
+    AppendDelimiter { delimiter: String },
+}
+
+/// A dynamic partitioning key and its path into a record's JSON.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartitionKeyView {
+    pub name: String,
+    /// JQ-style, e.g. `.customer.id`.
+    pub path: String,
 }
 
 /// A delivery stream.

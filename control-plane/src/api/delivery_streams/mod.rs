@@ -26,7 +26,7 @@ pub use monitoring::*;
 pub use records::*;
 
 use fjord_common::aws_error::{AwsError, AwsErrorKind};
-use fjord_common::firehose::{DestinationTarget, is_valid_name};
+use fjord_common::firehose::{DestinationTarget, Processor, is_valid_name};
 use serde_json::{Map, Value, json};
 
 use crate::api::ApiState;
@@ -116,6 +116,14 @@ fn destination_input(request: &DestinationRequest, default_role: Option<String>)
         "CompressionFormat",
         request.compression.clone().map(Value::from),
     );
+    put(
+        "ProcessingConfiguration",
+        request.processing_configuration.clone(),
+    );
+    put(
+        "DynamicPartitioningConfiguration",
+        request.dynamic_partitioning_configuration.clone(),
+    );
     let mut hints = Map::new();
     if let Some(size) = request.buffering_size_mib {
         hints.insert("SizeInMBs".to_owned(), json!(size));
@@ -185,6 +193,32 @@ fn view_with_tags(
             buffering_size_mib: target.buffering.size_mib,
             buffering_interval_seconds: target.buffering.interval_seconds,
             compression: target.compression.as_aws().to_owned(),
+            processors: target
+                .processors
+                .iter()
+                .map(|processor| match processor {
+                    Processor::Function {
+                        url,
+                        retries,
+                        batch_bytes,
+                    } => ProcessorView::Function {
+                        url: url.clone(),
+                        retries: *retries,
+                        batch_bytes: *batch_bytes,
+                    },
+                    Processor::AppendDelimiter { delimiter } => ProcessorView::AppendDelimiter {
+                        delimiter: delimiter.clone(),
+                    },
+                })
+                .collect(),
+            partition_keys: target
+                .partition_keys
+                .iter()
+                .map(|key| PartitionKeyView {
+                    name: key.name.clone(),
+                    path: key.path.iter().map(|step| format!(".{step}")).collect(),
+                })
+                .collect(),
         },
         tags: tags.into_iter().collect(),
         name: row.name,
