@@ -442,8 +442,12 @@ pub struct ResealReport {
     /// Registered buckets looked at, and those whose secrets were moved to the current key.
     pub buckets: usize,
     pub buckets_resealed: usize,
-    /// Keys (and buckets, as `bucket:<tenant id>/<name>`) whose secret opens under none of
-    /// the configured master keys.
+    /// Delivery streams with an HTTP endpoint access key looked at, and those moved.
+    pub endpoint_keys: usize,
+    pub endpoint_keys_resealed: usize,
+    /// Keys (and buckets, as `bucket:<tenant id>/<name>`, and endpoint keys, as
+    /// `delivery-stream:<tenant id>/<name>`) whose secret opens under none of the configured
+    /// master keys.
     pub unopenable: Vec<String>,
     /// Tenants with resealed keys.
     #[serde(skip)]
@@ -477,7 +481,36 @@ pub async fn reseal_secrets(store: &Store, master_key: &MasterKey) -> anyhow::Re
         }
     }
     reseal_buckets(store, &secret_box, &mut report).await?;
+    reseal_endpoint_keys(store, &secret_box, &mut report).await?;
     Ok(report)
+}
+
+/// The delivery stream half of [`reseal_secrets`]: HTTP endpoint access keys.
+async fn reseal_endpoint_keys(
+    store: &Store,
+    secret_box: &fjord_common::secret::SecretBox,
+    report: &mut ResealReport,
+) -> anyhow::Result<()> {
+    for (id, tenant_id, name, sealed) in store.sealed_endpoint_keys().await? {
+        report.endpoint_keys += 1;
+        let context = fjord_common::firehose::http_access_key_context(id);
+        match secret_box.open_reporting(&sealed, &context) {
+            Ok(opened) if opened.under_current_key => {}
+            Ok(opened) => {
+                let resealed = secret_box.seal(&opened.plaintext, &context)?;
+                if store.reseal_endpoint_key(id, &sealed, resealed).await? {
+                    report.endpoint_keys_resealed += 1;
+                    if !report.tenants.contains(&tenant_id) {
+                        report.tenants.push(tenant_id);
+                    }
+                }
+            }
+            Err(_) => report
+                .unopenable
+                .push(format!("delivery-stream:{}/{name}", tenant_id.0)),
+        }
+    }
+    Ok(())
 }
 
 /// The bucket half of [`reseal_secrets`]: each registration's secrets, sealed for it.

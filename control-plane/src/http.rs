@@ -49,6 +49,8 @@ pub const AUDITED_ACTIONS: [&str; 6] = [
 #[derive(Clone)]
 pub struct InternalState {
     pub admin: KinesisAdmin,
+    /// Seals secrets in delivery stream destinations (HTTP endpoint access keys).
+    pub secret_box: Option<fjord_common::secret::SecretBox>,
     pub internal_token: Arc<str>,
 }
 
@@ -114,10 +116,11 @@ async fn firehose_action(
 }
 
 /// Delivery stream administration shares the stream administration's store and region.
-fn firehose_admin(admin: &KinesisAdmin) -> FirehoseAdmin {
+fn firehose_admin(state: &InternalState) -> FirehoseAdmin {
     FirehoseAdmin {
-        store: admin.store.clone(),
-        region: admin.region.clone(),
+        store: state.admin.store.clone(),
+        region: state.admin.region.clone(),
+        secret_box: state.secret_box.clone(),
     }
 }
 
@@ -146,7 +149,7 @@ async fn forwarded(
         account_id: account_id.to_owned(),
     };
     // A bug must cost one request, never the process: a panic becomes InternalFailure.
-    let firehose = firehose_admin(&state.admin);
+    let firehose = firehose_admin(&state);
     let handled = async {
         match service {
             Service::Kinesis => state.admin.handle(&caller, &action, &body).await,

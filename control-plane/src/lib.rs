@@ -138,6 +138,7 @@ pub async fn run_with(
     tasks.spawn(housekeeping::run(housekeeping_store, cancel.clone()));
     let router = http::router(http::InternalState {
         admin,
+        secret_box: Some(master_key.secret_box()),
         internal_token: std::sync::Arc::from(internal_token),
     })
     .merge(api::router(api_state))

@@ -58,6 +58,7 @@ impl TestApp {
                 tokens: TokenSigner::new([3; 32]),
                 default_retention_hours: 24,
             },
+            secret_box: None,
             internal_token: Arc::from(TOKEN),
         });
         Self {

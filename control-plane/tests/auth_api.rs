@@ -579,6 +579,7 @@ async fn unknown_routes_are_problems_and_the_internal_api_still_answers(pool: Pg
             tokens: fjord_common::token::TokenSigner::new([3; 32]),
             default_retention_hours: 24,
         },
+        secret_box: None,
         internal_token: std::sync::Arc::from("internal-token-for-tests-0123456789"),
     });
     let merged = internal.merge(app.router.clone());

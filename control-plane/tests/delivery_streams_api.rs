@@ -38,13 +38,17 @@ impl TestApp {
     async fn new(pool: PgPool) -> Self {
         let store = Store::from_pool(pool.clone());
         let nats = nats::Nats::connect().await;
-        let state = ApiState::new(
+        let mut state = ApiState::new(
             store.clone(),
             SessionKeys::new(SESSION_KEY),
             RateLimitPolicy::default(),
         )
         .unwrap()
         .with_shards(nats.shards());
+        // HTTP endpoint access keys are sealed with it.
+        state.key_material = Some(fjord_control_plane::api::KeyMaterial::from_master_key(
+            &fjord_common::secret::MasterKey::from_hex(&"0f".repeat(32)).unwrap(),
+        ));
         let acme = store
             .create_tenant("acme", 10, 1, || "123456789012".to_owned())
             .await
@@ -630,4 +634,135 @@ async fn transformation_and_dynamic_partitioning_are_configured_and_shown_over_r
         "{refused}"
     );
     assert_eq!(app.stored().await.len(), 1);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn http_endpoint_destinations_are_configured_over_rest_without_showing_the_key(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let developer = app.token(app.acme, Role::Developer).await;
+    let (status, body) = app
+        .call(
+            &developer,
+            "POST",
+            "/delivery-streams",
+            Some(json!({"name": "to-endpoint", "destination": {
+                "http_endpoint": {"url": "https://ingest.example.com/fh", "name": "ingest",
+                    "access_key": "rest-key-7d2e", "content_encoding": "GZIP",
+                    "common_attributes": {"team": "data"}, "retry_duration_seconds": 60,
+                    "backup_mode": "AllData"},
+                "bucket_arn": "arn:aws:s3:::backup",
+                "error_output_prefix": "errors/",
+                "buffering_size_mib": 2,
+                "buffering_interval_seconds": 10}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["destination"]["http_endpoint"],
+        json!({"url": "https://ingest.example.com/fh", "name": "ingest", "access_key_set": true,
+               "content_encoding": "GZIP", "common_attributes": {"team": "data"},
+               "retry_duration_seconds": 60, "backup_mode": "AllData"})
+    );
+    assert_eq!(body["destination"]["bucket_arn"], "arn:aws:s3:::backup");
+    assert_eq!(body["destination"]["buffering_size_mib"], 2);
+    assert_eq!(body["destination"]["buffering_interval_seconds"], 10);
+    let stored: (String, String) = sqlx::query_as(
+        "SELECT destination_configuration::text, destination_spec::text FROM delivery_streams",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(
+        !stored.0.contains("rest-key-7d2e") && !stored.1.contains("rest-key-7d2e"),
+        "the key is stored sealed only"
+    );
+    assert!(stored.1.contains("sealed_access_key"));
+    app.nats.reconcile(&app.store).await;
+
+    // An update changes what it names and keeps the key; an empty key removes it.
+    let (status, updated) = app
+        .call(
+            &developer,
+            "PUT",
+            "/delivery-streams/to-endpoint/destination",
+            Some(json!({"version_id": 1, "destination": {
+                "http_endpoint": {"url": "https://ingest.example.com/v2"},
+                "prefix": "all/"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{updated}");
+    assert_eq!(
+        updated["destination"]["http_endpoint"]["url"],
+        "https://ingest.example.com/v2"
+    );
+    assert_eq!(
+        updated["destination"]["http_endpoint"]["access_key_set"],
+        true
+    );
+    assert_eq!(updated["destination"]["prefix"], "all/");
+    assert_eq!(updated["version_id"], 2);
+    let (status, removed) = app
+        .call(
+            &developer,
+            "PUT",
+            "/delivery-streams/to-endpoint/destination",
+            Some(json!({"version_id": 2, "destination": {"http_endpoint": {"access_key": ""}}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{removed}");
+    assert_eq!(
+        removed["destination"]["http_endpoint"]["access_key_set"],
+        false
+    );
+
+    // Bad endpoints are refused and change nothing; a bucket update cannot turn it into S3.
+    for (destination, says) in [
+        (
+            json!({"http_endpoint": {"url": "ftp://x/"}, "bucket_arn": "arn:aws:s3:::backup"}),
+            "http(s) URL",
+        ),
+        (
+            json!({"http_endpoint": {"url": "https://x/", "retry_duration_seconds": 7201},
+                   "bucket_arn": "arn:aws:s3:::backup"}),
+            "durationInSeconds",
+        ),
+        (
+            json!({"http_endpoint": {"url": "https://x/"}, "bucket_arn": "arn:aws:s3:::backup",
+                   "buffering_size_mib": 65}),
+            "sizeInMBs",
+        ),
+        (json!({"http_endpoint": {"url": "https://x/"}}), "bucketARN"),
+    ] {
+        let (status, refused) = app
+            .call(
+                &developer,
+                "POST",
+                "/delivery-streams",
+                Some(json!({"name": "refused", "destination": destination})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{destination}: {refused}");
+        assert!(
+            refused["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(says),
+            "{says}: {refused}"
+        );
+    }
+    let (status, refused) = app
+        .call(
+            &developer,
+            "PUT",
+            "/delivery-streams/to-endpoint/destination",
+            Some(json!({"version_id": 3, "destination": {"compression": "GZIP"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert_eq!(
+        app.stored().await,
+        vec![("to-endpoint".to_owned(), "ACTIVE".to_owned(), 3)]
+    );
+    let (_, listed) = app.call(&developer, "GET", "/delivery-streams", None).await;
+    assert!(!listed.to_string().contains("rest-key-7d2e"));
 }

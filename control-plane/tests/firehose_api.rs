@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use fjord_common::firehose::{DeliveryStreamSpec, DestinationTarget};
+use fjord_common::firehose::DeliveryStreamSpec;
 use fjord_common::naming::Names;
 use fjord_common::token::TokenSigner;
 use fjord_control_plane::http::{InternalState, router};
@@ -58,6 +58,7 @@ impl Fixture {
                 tokens: TokenSigner::new([3; 32]),
                 default_retention_hours: 24,
             },
+            secret_box: Some(fjord_common::secret::SecretBox::new([5; 32])),
             internal_token: Arc::from(TOKEN),
         });
         let request = Request::post(format!("/internal/v1/firehose/{action}"))
@@ -379,8 +380,15 @@ async fn bad_input_gets_the_documented_error_and_stores_nothing(pool: PgPool) {
         ),
         (
             json!({"DeliveryStreamName": "s", "HttpEndpointDestinationConfiguration": {}}),
+            "ValidationException",
+            "httpEndpointDestinationConfiguration.s3Configuration",
+        ),
+        (
+            json!({"DeliveryStreamName": "s", "HttpEndpointDestinationConfiguration": {
+                "EndpointConfiguration": {"Url": "gopher://x/", "AccessKey": "not-echoed"},
+                "S3Configuration": {"RoleARN": ROLE, "BucketARN": "arn:aws:s3:::backup"}}}),
             "InvalidArgumentException",
-            "HTTP endpoint",
+            "gopher://x/",
         ),
         (
             json!({"DeliveryStreamName": "s", "SplunkDestinationConfiguration": {}}),
@@ -596,7 +604,7 @@ async fn update_destination_checks_the_version_and_merges(pool: PgPool) {
     let stored = fixture.stored().await;
     assert_eq!(stored[0].2, 2);
     let spec: fjord_common::firehose::DestinationSpec = serde_json::from_str(&stored[0].3).unwrap();
-    let DestinationTarget::ObjectStore(target) = spec.target;
+    let target = spec.target.bucket().clone();
     assert_eq!(
         (target.prefix.as_str(), target.buffering.interval_seconds),
         ("b/", 60)
@@ -859,7 +867,7 @@ async fn the_reconciler_provisions_publishes_and_deletes(pool: PgPool) {
         .unwrap();
     let spec: DeliveryStreamSpec = serde_json::from_slice(&entry).unwrap();
     assert_eq!(spec.version_id, 2);
-    let DestinationTarget::ObjectStore(target) = spec.destination.target;
+    let target = spec.destination.target.bucket().clone();
     assert_eq!(
         target.compression,
         fjord_common::firehose::Compression::Uncompressed
@@ -999,6 +1007,7 @@ async fn malformed_calls_are_client_errors_never_failures(pool: PgPool) {
             tokens: TokenSigner::new([3; 32]),
             default_retention_hours: 24,
         },
+        secret_box: None,
         internal_token: Arc::from(TOKEN),
     });
     let request = Request::post("/internal/v1/firehose/ListDeliveryStreams")

@@ -22,6 +22,7 @@ fn app(pool: PgPool) -> axum::Router {
             tokens: TokenSigner::new([3; 32]),
             default_retention_hours: 24,
         },
+        secret_box: None,
         internal_token: Arc::from(TOKEN),
     })
 }

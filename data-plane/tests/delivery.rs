@@ -320,8 +320,7 @@ async fn an_updated_destination_restarts_delivery_and_a_deleted_spec_stops_it() 
     // UpdateDestination: a new version and prefix. The old task writes what it holds.
     spec.version_id = 2;
     spec.generation = 2;
-    let fjord_common::firehose::DestinationTarget::ObjectStore(destination) =
-        &mut spec.destination.target;
+    let destination = spec.destination.target.bucket_mut();
     destination.prefix = "v2/".to_owned();
     installation.publish_spec(&spec).await;
     let objects = installation

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use common::{Installation, start_worker};
-use fjord_common::firehose::{Buffering, Compression, DestinationTarget, Processor};
+use fjord_common::firehose::{Buffering, Compression, Processor};
 use serde_json::{Value, json};
 
 /// A function for the tests: how it answers, and how often it was called.
@@ -104,7 +104,7 @@ async fn provision_with(
             interval_seconds: 1,
         },
     );
-    let DestinationTarget::ObjectStore(destination) = &mut spec.destination.target;
+    let destination = spec.destination.target.bucket_mut();
     destination.error_output_prefix = "errors/".to_owned();
     configure(destination);
     installation.create_stream(&spec).await;

@@ -42,6 +42,35 @@ pub fn s3_destination_builder(
         .compression_format(compression)
 }
 
+/// Puts `count` records tagged `tag` (`{"<tag>":<i>}` and a newline) with `PutRecordBatch`,
+/// 500 at a time; the lines put, without their newlines.
+pub async fn put_batch(
+    client: &aws_sdk_firehose::Client,
+    name: &str,
+    tag: &str,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let lines: Vec<String> = (0..count).map(|i| format!("{{\"{tag}\":{i}}}")).collect();
+    for chunk in lines.chunks(500) {
+        let records = chunk
+            .iter()
+            .map(|line| {
+                aws_sdk_firehose::types::Record::builder()
+                    .data(aws_sdk_firehose::primitives::Blob::new(format!("{line}\n")))
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let put = client
+            .put_record_batch()
+            .delivery_stream_name(name)
+            .set_records(Some(records))
+            .send()
+            .await?;
+        anyhow::ensure!(put.failed_put_count() == 0, "{put:?}");
+    }
+    Ok(lines)
+}
+
 /// Waits (up to 20 s) until the delivery stream `name` is ACTIVE.
 pub async fn wait_delivery_stream_active(
     client: &aws_sdk_firehose::Client,

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod delivery;
+pub mod http_endpoint;
 
 use std::net::TcpListener;
 use std::path::PathBuf;

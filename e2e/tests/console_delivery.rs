@@ -1,12 +1,15 @@
 //! Delivery streams in the console, in a real browser, with and without JavaScript: create one
 //! with the form (inline validation first), see it listed and described, put a test record
 //! that arrives in the bucket and shows in the page's delivery monitoring, delete it with its
-//! name typed; register a bucket with the form, see it listed without its secret, forget it.
+//! name typed; create one delivering to an HTTP endpoint (its access key never shown again) and
+//! see a test record reach the endpoint; register a bucket with the form, see it listed without
+//! its secret, forget it.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
 use fjord_e2e::browser::{self, Browser};
+use fjord_e2e::http_endpoint::{Behaviour, TestEndpoint};
 use fjord_e2e::{Fjord, stream_name};
 
 /// Everything under `dir` as text, concatenated (empty while nothing arrived).
@@ -180,6 +183,133 @@ async fn delivery_streams_without_javascript() -> anyhow::Result<()> {
 
 /// Registering a bucket with the form (the store checked by the API's probe write), seeing it
 /// listed without its secret, and forgetting it.
+async fn endpoint_journey(javascript: bool) -> anyhow::Result<()> {
+    if !browser::available() {
+        eprintln!("SKIPPED: chromium/chromedriver not installed (.ci/run installs them)");
+        return Ok(());
+    }
+    const KEY: &str = "console-endpoint-key-31b7";
+    let (fjord, root) = Fjord::start_with_local_objects().await?;
+    fjord.create_tenant("acme").await?;
+    let (email, password) = fjord.create_user("acme", "developer").await?;
+    let endpoint = TestEndpoint::start(Behaviour::Accept).await?;
+    let browser = Browser::start(javascript).await?;
+    let base = fjord.control_plane_url();
+    browser.sign_in(&base, &email, &password).await?;
+    browser
+        .goto(&format!("{base}/delivery-streams/new"))
+        .await?;
+    browser.wait_for_text("HTTP endpoint").await?;
+    if javascript {
+        browser.wait_hydrated().await?;
+        browser
+            .click_on("input[name=destination][value=http_endpoint]")
+            .await?;
+        browser
+            .fill_in("input[name=endpoint_url]", "ftp://nowhere")
+            .await?;
+        browser.wait_for_text("An http:// or https:// URL").await?;
+    } else {
+        browser
+            .click_on("input[name=destination][value=http_endpoint]")
+            .await?;
+    }
+    let name = stream_name("console-endpoint");
+    browser.fill_in("input[name=name]", &name).await?;
+    browser
+        .fill_in("input[name=endpoint_url]", &endpoint.url)
+        .await?;
+    browser
+        .fill_in("input[name=endpoint_name]", "ingest")
+        .await?;
+    browser.fill_in("input[name=access_key]", KEY).await?;
+    browser
+        .choose("select[name=content_encoding]", "GZIP")
+        .await?;
+    browser.fill_in("input[name=retry_seconds]", "60").await?;
+    browser.fill_in("input[name=bucket]", "backup").await?;
+    browser.fill_in("input[name=size_mib]", "1").await?;
+    browser.fill_in("input[name=interval_seconds]", "1").await?;
+    browser.click_on("main form button[type=submit]").await?;
+    browser
+        .wait_for_url(&format!("/delivery-streams/{name}"))
+        .await?;
+    let page = format!("{base}/delivery-streams/{name}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        browser.goto(&page).await?;
+        if javascript {
+            browser.wait_hydrated().await?;
+        }
+        if browser.body_text().await?.contains("ACTIVE") {
+            break;
+        }
+        anyhow::ensure!(Instant::now() < deadline, "{name} never became ACTIVE");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    for fact in [
+        endpoint.url.as_str(),
+        "Set (never shown)",
+        "GZIP",
+        "60 s",
+        "FailedDataOnly",
+        "Backup bucket",
+        "arn:aws:s3:::backup",
+    ] {
+        browser.wait_for_text(fact).await?;
+    }
+    anyhow::ensure!(
+        !browser.body_text().await?.contains(KEY),
+        "the key is shown"
+    );
+    browser
+        .assert_no_panic("HTTP endpoint delivery stream page")
+        .await?;
+
+    // A test record from the console reaches the endpoint with the key.
+    browser.click_on("details.card summary").await?;
+    browser
+        .fill_in("textarea[name=data]", "{\"via\":\"console\"}")
+        .await?;
+    browser
+        .click_on("details.card form button[type=submit]")
+        .await?;
+    browser.wait_for_text("Put as record").await?;
+    let received = endpoint
+        .wait(30, |received| {
+            received.iter().any(|request| !request.records.is_empty())
+        })
+        .await;
+    let records: Vec<Vec<u8>> = endpoint.delivered();
+    anyhow::ensure!(
+        records.len() == 1
+            && String::from_utf8_lossy(&records[0]).trim_end() == r#"{"via":"console"}"#,
+        "{received:?}"
+    );
+    anyhow::ensure!(
+        received
+            .iter()
+            .all(|request| request.access_key.as_deref() == Some(KEY)
+                && request.content_encoding.as_deref() == Some("gzip")),
+        "{received:?}"
+    );
+    browser.goto(&format!("{base}/delivery-streams")).await?;
+    browser.wait_for_text(&endpoint.url).await?;
+    anyhow::ensure!(!fjord.log().contains(KEY), "the key is in the log");
+    std::fs::remove_dir_all(&root).ok();
+    Ok(())
+}
+
+#[tokio::test]
+async fn endpoint_delivery_with_javascript() -> anyhow::Result<()> {
+    endpoint_journey(true).await
+}
+
+#[tokio::test]
+async fn endpoint_delivery_without_javascript() -> anyhow::Result<()> {
+    endpoint_journey(false).await
+}
+
 async fn buckets_journey(javascript: bool) -> anyhow::Result<()> {
     if !browser::available() {
         eprintln!("SKIPPED: chromium/chromedriver not installed (.ci/run installs them)");

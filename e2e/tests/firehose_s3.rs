@@ -8,39 +8,12 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use aws_sdk_firehose::primitives::Blob;
-use aws_sdk_firehose::types::{CompressionFormat, Record};
-use fjord_e2e::delivery::{TestS3, object_records, s3_destination, wait_delivery_stream_active};
+use aws_sdk_firehose::types::CompressionFormat;
+use fjord_e2e::delivery::{
+    TestS3, object_records, put_batch, s3_destination, wait_delivery_stream_active,
+};
 use fjord_e2e::{Fjord, stream_name};
 use serde_json::json;
-
-/// Puts `count` records tagged `tag` in batches of 500; the lines put.
-async fn put_batch(
-    client: &aws_sdk_firehose::Client,
-    name: &str,
-    tag: &str,
-    count: usize,
-) -> anyhow::Result<Vec<String>> {
-    let lines: Vec<String> = (0..count).map(|i| format!("{{\"{tag}\":{i}}}")).collect();
-    for chunk in lines.chunks(500) {
-        let records = chunk
-            .iter()
-            .map(|line| {
-                Record::builder()
-                    .data(Blob::new(format!("{line}\n")))
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let put = client
-            .put_record_batch()
-            .delivery_stream_name(name)
-            .set_records(Some(records))
-            .send()
-            .await?;
-        anyhow::ensure!(put.failed_put_count() == 0, "{put:?}");
-    }
-    Ok(lines)
-}
 
 /// Waits (up to `timeout`) until the objects under `dir` hold `expected` records; them.
 async fn records_in(

@@ -1,12 +1,21 @@
 //! Master key rotation as `docs/operations.md` describes it, against a running installation:
 //! a new master key alone cannot open the secrets sealed under the old one; with the old one
 //! as a previous key every access key keeps working; `fjord admin reseal-secrets` moves them
-//! to the new key; after that the old key can go.
+//! to the new key (delivery streams' HTTP endpoint access keys too); after that the old key
+//! can go.
 
 use std::time::{Duration, Instant};
 
+use aws_sdk_firehose::types::{
+    HttpEndpointBufferingHints, HttpEndpointConfiguration, HttpEndpointDestinationConfiguration,
+    S3DestinationConfiguration,
+};
 use aws_sdk_kinesis::primitives::Blob;
+use fjord_e2e::delivery::{put_batch, wait_delivery_stream_active};
+use fjord_e2e::http_endpoint::{Behaviour, TestEndpoint};
 use fjord_e2e::{Fjord, stream_name};
+
+const ENDPOINT_KEY: &str = "endpoint-key-of-the-rotation-test";
 
 const MASTER_KEY: &str = "FJORD__SECURITY__MASTER_KEY";
 const PREVIOUS: &str = "FJORD__SECURITY__PREVIOUS_MASTER_KEYS";
@@ -47,8 +56,44 @@ async fn wait_published(pool: &sqlx::PgPool) {
 
 #[tokio::test]
 async fn rotating_the_master_key_keeps_every_access_key_working() {
-    let mut fjord = Fjord::start().await.unwrap();
+    let (mut fjord, _objects) = Fjord::start_with_local_objects().await.unwrap();
     let tenant = fjord.create_tenant("acme").await.unwrap();
+    // A delivery stream whose endpoint access key is sealed under the master key.
+    let endpoint = TestEndpoint::start(Behaviour::Accept).await.unwrap();
+    let delivery = stream_name("to-endpoint");
+    let firehose = fjord.firehose(&tenant);
+    firehose
+        .create_delivery_stream()
+        .delivery_stream_name(&delivery)
+        .http_endpoint_destination_configuration(
+            HttpEndpointDestinationConfiguration::builder()
+                .endpoint_configuration(
+                    HttpEndpointConfiguration::builder()
+                        .url(&endpoint.url)
+                        .access_key(ENDPOINT_KEY)
+                        .build()
+                        .unwrap(),
+                )
+                .buffering_hints(
+                    HttpEndpointBufferingHints::builder()
+                        .interval_in_seconds(1)
+                        .build(),
+                )
+                .s3_configuration(
+                    S3DestinationConfiguration::builder()
+                        .role_arn("arn:aws:iam::123456789012:role/firehose")
+                        .bucket_arn("arn:aws:s3:::backup")
+                        .build()
+                        .unwrap(),
+                )
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    wait_delivery_stream_active(&firehose, &delivery)
+        .await
+        .unwrap();
     let stream = stream_name("rotation");
     fjord
         .create_active_stream(&fjord.client(&tenant), &stream, 1)
@@ -82,6 +127,8 @@ async fn rotating_the_master_key_keeps_every_access_key_working() {
 
     let report = fjord.admin_json(&["reseal-secrets"]).await.unwrap();
     assert_eq!(report["keys"], 2, "{report}");
+    assert_eq!(report["endpoint_keys"], 1, "{report}");
+    assert_eq!(report["endpoint_keys_resealed"], 1, "{report}");
     assert_eq!(report["resealed"], 2, "{report}");
     assert_eq!(report["already_current"], 0, "{report}");
     assert_eq!(report["unopenable"], serde_json::json!([]), "{report}");
@@ -124,6 +171,28 @@ async fn rotating_the_master_key_keeps_every_access_key_working() {
         .send()
         .await
         .expect("the viewer key works under the new master key");
+    // The workers open the resealed endpoint key under the new master key alone.
+    put_batch(&fjord.firehose(&tenant), &delivery, "rotated", 3)
+        .await
+        .unwrap();
+    let received = endpoint
+        .wait(30, |received| {
+            received
+                .iter()
+                .any(|request| request.status == 200 && !request.records.is_empty())
+        })
+        .await;
+    assert!(
+        received
+            .iter()
+            .any(|request| request.status == 200 && request.records.len() == 3),
+        "{received:?}"
+    );
+    assert!(
+        received
+            .iter()
+            .all(|request| request.access_key.as_deref() == Some(ENDPOINT_KEY))
+    );
 
     // A secret that opens under no configured key is reported and fails the command.
     sqlx::query("UPDATE access_keys SET sealed_secret = $1 WHERE access_key_id = $2")

@@ -420,6 +420,8 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
                         "keys": report.keys,
                         "buckets": report.buckets,
                         "buckets_resealed": report.buckets_resealed,
+                        "endpoint_keys": report.endpoint_keys,
+                        "endpoint_keys_resealed": report.endpoint_keys_resealed,
                     }),
                 )
                 .await;
@@ -432,11 +434,13 @@ async fn run(command: Command, config: FjordConfig) -> anyhow::Result<()> {
                         println!("changed meanwhile: {}", report.changed_meanwhile);
                         println!("buckets:           {}", report.buckets);
                         println!("buckets resealed:  {}", report.buckets_resealed);
+                        println!("endpoint keys:     {}", report.endpoint_keys);
+                        println!("endpoint resealed: {}", report.endpoint_keys_resealed);
                     }
                 }
                 if !report.unopenable.is_empty() {
                     anyhow::bail!(
-                        "{} access key or bucket secret(s) open under none of the configured master keys: {}; keep the previous master key configured until this is resolved",
+                        "{} access key, bucket or endpoint secret(s) open under none of the configured master keys: {}; keep the previous master key configured until this is resolved",
                         report.unopenable.len(),
                         report.unopenable.join(", ")
                     );

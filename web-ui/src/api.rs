@@ -319,6 +319,9 @@ pub struct StreamsMetrics {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DeliveryDestination {
     pub destination_id: String,
+    /// Present when it delivers to an HTTP endpoint (the bucket is then its backup).
+    #[serde(default)]
+    pub http_endpoint: Option<DeliveryHttpEndpoint>,
     pub bucket_arn: String,
     pub bucket: String,
     pub prefix: String,
@@ -332,7 +335,28 @@ pub struct DeliveryDestination {
     pub partition_keys: Vec<DeliveryPartitionKey>,
 }
 
+/// An HTTP endpoint destination's endpoint (`HttpEndpointView`); its key is never shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryHttpEndpoint {
+    pub url: String,
+    pub name: String,
+    pub access_key_set: bool,
+    pub content_encoding: String,
+    #[serde(default)]
+    pub common_attributes: BTreeMap<String, String>,
+    pub retry_duration_seconds: u32,
+    pub backup_mode: String,
+}
+
 impl DeliveryDestination {
+    /// Where records go, in short: the endpoint's URL, or `s3://<bucket>/<prefix>`.
+    pub fn target(&self) -> String {
+        match &self.http_endpoint {
+            Some(endpoint) => endpoint.url.clone(),
+            None => format!("s3://{}/{}", self.bucket, self.prefix),
+        }
+    }
+
     /// The transformation chain in words (`–` without one).
     pub fn transformation(&self) -> String {
         if self.processors.is_empty() {

@@ -237,6 +237,7 @@ pub(crate) fn cursor_after(
         delivery_streams::DeliverySourceKind, delivery_streams::DestinationRequest,
         delivery_streams::CreateDeliveryStreamRequest, delivery_streams::UpdateDestinationRequest,
         delivery_streams::DestinationView, delivery_streams::ProcessorView,
+        delivery_streams::HttpEndpointRequest, delivery_streams::HttpEndpointView,
         delivery_streams::PartitionKeyView, delivery_streams::DeliveryStreamView,
         delivery_streams::DeliveryStreamPage, delivery_streams::DeliveryRecordEntry,
         delivery_streams::PutDeliveryRecordsRequest, delivery_streams::PutDeliveryRecordsResponse,

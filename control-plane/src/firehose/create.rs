@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::destination::{S3Shape, ValidDestination, from_configuration, is_role_arn};
+use super::http_endpoint::Sealing;
 use super::{Caller, FirehoseAdmin, TagInput, required_name, store_error, tag_list, validate_tags};
 use crate::store::StoreError;
 use crate::store::delivery_streams::{
@@ -29,10 +30,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "Amazon OpenSearch Serverless destinations",
     ),
     ("SplunkDestinationConfiguration", "Splunk destinations"),
-    (
-        "HttpEndpointDestinationConfiguration",
-        "HTTP endpoint destinations",
-    ),
     (
         "SnowflakeDestinationConfiguration",
         "Snowflake destinations",
@@ -83,7 +80,6 @@ impl CreateInput {
             self.amazon_open_search_serverless_destination_configuration
                 .is_some(),
             self.splunk_destination_configuration.is_some(),
-            self.http_endpoint_destination_configuration.is_some(),
             self.snowflake_destination_configuration.is_some(),
             self.iceberg_destination_configuration.is_some(),
             self.msk_source_configuration.is_some(),
@@ -231,9 +227,13 @@ pub(crate) async fn plan(
             "DirectPutSourceConfiguration is only valid for a DirectPut delivery stream.",
         ));
     }
+    let id = Uuid::now_v7();
     let destination = destination(
-        input.extended_s3_destination_configuration.as_ref(),
-        input.s3_destination_configuration.as_ref(),
+        &input,
+        Sealing {
+            secret_box: admin.secret_box.as_ref(),
+            delivery_stream_id: id,
+        },
     )?;
     let (source_stream_id, source_configuration) = match (
         delivery_stream_type.as_str(),
@@ -264,6 +264,7 @@ pub(crate) async fn plan(
         }
     };
     Ok(NewDeliveryStream {
+        id,
         name,
         delivery_stream_type,
         source_stream_id,
@@ -285,19 +286,21 @@ impl CreateInput {
     }
 }
 
-/// Exactly one S3 destination, validated.
-fn destination(
-    extended: Option<&Value>,
-    legacy: Option<&Value>,
-) -> Result<ValidDestination, AwsError> {
-    match (extended, legacy) {
-        (Some(extended), None) => from_configuration(extended, S3Shape::Extended),
-        (None, Some(legacy)) => from_configuration(legacy, S3Shape::Legacy),
-        (Some(_), Some(_)) => Err(AwsError::invalid_argument(
-            "Only one destination configuration may be given: ExtendedS3DestinationConfiguration or S3DestinationConfiguration.",
+/// Exactly one destination, validated.
+fn destination(input: &CreateInput, sealing: Sealing<'_>) -> Result<ValidDestination, AwsError> {
+    match (
+        &input.extended_s3_destination_configuration,
+        &input.s3_destination_configuration,
+        &input.http_endpoint_destination_configuration,
+    ) {
+        (Some(extended), None, None) => from_configuration(extended, S3Shape::Extended),
+        (None, Some(legacy), None) => from_configuration(legacy, S3Shape::Legacy),
+        (None, None, Some(http)) => super::http_endpoint::from_configuration(http, sealing),
+        (None, None, None) => Err(AwsError::invalid_argument(
+            "A destination configuration is required: ExtendedS3DestinationConfiguration, S3DestinationConfiguration or HttpEndpointDestinationConfiguration.",
         )),
-        (None, None) => Err(AwsError::invalid_argument(
-            "A destination configuration is required: ExtendedS3DestinationConfiguration or S3DestinationConfiguration.",
+        _ => Err(AwsError::invalid_argument(
+            "Only one destination configuration may be given: ExtendedS3DestinationConfiguration, S3DestinationConfiguration or HttpEndpointDestinationConfiguration.",
         )),
     }
 }

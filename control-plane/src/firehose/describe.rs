@@ -1,6 +1,7 @@
 //! DescribeDeliveryStream and ListDeliveryStreams.
 
 use fjord_common::aws_error::AwsError;
+use fjord_common::firehose::DestinationTarget;
 use fjord_common::stream_ref::Validation;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -83,6 +84,15 @@ pub(crate) fn description(
 
 fn destination_json(row: &DeliveryStreamRow) -> Value {
     let stored = row.destination_configuration();
+    let http = row.destination().is_some_and(|destination| {
+        matches!(destination.target, DestinationTarget::HttpEndpoint(_))
+    });
+    if http {
+        return json!({
+            "DestinationId": row.destination_id,
+            "HttpEndpointDestinationDescription": super::http_endpoint::description(&stored),
+        });
+    }
     json!({
         "DestinationId": row.destination_id,
         "ExtendedS3DestinationDescription": extended_description(&stored),

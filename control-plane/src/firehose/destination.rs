@@ -65,10 +65,10 @@ struct S3Configuration {
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "PascalCase", deny_unknown_fields)]
-struct BufferingHints {
+pub(crate) struct BufferingHints {
     #[serde(rename = "SizeInMBs")]
-    size_in_mbs: Option<i64>,
-    interval_in_seconds: Option<i64>,
+    pub(crate) size_in_mbs: Option<i64>,
+    pub(crate) interval_in_seconds: Option<i64>,
 }
 
 /// Which of the two S3 shapes a configuration came in.
@@ -76,6 +76,9 @@ struct BufferingHints {
 pub(crate) enum S3Shape {
     Extended,
     Legacy,
+    /// An HTTP endpoint destination's backup bucket (`S3Configuration`/`S3Update`), in the
+    /// legacy shape.
+    Backup,
 }
 
 impl S3Shape {
@@ -83,8 +86,10 @@ impl S3Shape {
         match (self, update) {
             (Self::Extended, false) => "extendedS3DestinationConfiguration",
             (Self::Legacy, false) => "s3DestinationConfiguration",
+            (Self::Backup, false) => "httpEndpointDestinationConfiguration.s3Configuration",
             (Self::Extended, true) => "extendedS3DestinationUpdate",
             (Self::Legacy, true) => "s3DestinationUpdate",
+            (Self::Backup, true) => "httpEndpointDestinationUpdate.s3Update",
         }
     }
 
@@ -92,8 +97,10 @@ impl S3Shape {
         match (self, update) {
             (Self::Extended, false) => "ExtendedS3DestinationConfiguration",
             (Self::Legacy, false) => "S3DestinationConfiguration",
+            (Self::Backup, false) => "S3Configuration",
             (Self::Extended, true) => "ExtendedS3DestinationUpdate",
             (Self::Legacy, true) => "S3DestinationUpdate",
+            (Self::Backup, true) => "S3Update",
         }
     }
 }
@@ -111,7 +118,7 @@ pub(crate) fn from_configuration(
     shape: S3Shape,
 ) -> Result<ValidDestination, AwsError> {
     let object = as_object(given, shape.aws_name(false))?;
-    if shape == S3Shape::Legacy {
+    if shape != S3Shape::Extended {
         refuse_extended_fields(object, shape.aws_name(false))?;
     }
     validate(object.clone(), shape.member(false))
@@ -124,7 +131,7 @@ pub(crate) fn merge_update(
     shape: S3Shape,
 ) -> Result<ValidDestination, AwsError> {
     let update = as_object(update, shape.aws_name(true))?;
-    if shape == S3Shape::Legacy {
+    if shape != S3Shape::Extended {
         refuse_extended_fields(update, shape.aws_name(true))?;
     }
     let mut merged = stored.as_object().cloned().unwrap_or_default();
@@ -149,13 +156,16 @@ pub(crate) fn merge_update(
     validate(merged, shape.member(true))
 }
 
-fn as_object<'a>(value: &'a Value, name: &str) -> Result<&'a Map<String, Value>, AwsError> {
+pub(crate) fn as_object<'a>(
+    value: &'a Value,
+    name: &str,
+) -> Result<&'a Map<String, Value>, AwsError> {
     value
         .as_object()
         .ok_or_else(|| serialization(format!("{name} must be an object")))
 }
 
-fn serialization(message: String) -> AwsError {
+pub(crate) fn serialization(message: String) -> AwsError {
     AwsError::new(
         fjord_common::aws_error::AwsErrorKind::SerializationException,
         message,
@@ -175,13 +185,13 @@ fn refuse_extended_fields(object: &Map<String, Value>, name: &str) -> Result<(),
     }
 }
 
-fn not_supported(what: &str) -> AwsError {
+pub(crate) fn not_supported(what: &str) -> AwsError {
     AwsError::invalid_argument(format!("{what} is not supported yet by Fjord."))
 }
 
 /// Whether an AWS `{ "Enabled": … }` option is switched on (absent `Enabled` counts as on
 /// when the option carries anything else, as AWS reads it).
-fn enabled(option: &Value) -> bool {
+pub(crate) fn enabled(option: &Value) -> bool {
     match option.get("Enabled") {
         Some(Value::Bool(enabled)) => *enabled,
         _ => option.as_object().is_some_and(|fields| !fields.is_empty()),
@@ -189,7 +199,7 @@ fn enabled(option: &Value) -> bool {
 }
 
 /// Whether any key or string in `value` holds NUL, which Postgres cannot store in `jsonb`.
-fn contains_nul(value: &Value) -> bool {
+pub(crate) fn contains_nul(value: &Value) -> bool {
     match value {
         Value::String(text) => text.contains('\0'),
         Value::Array(items) => items.iter().any(contains_nul),
@@ -585,7 +595,7 @@ mod tests {
             from_configuration(&config(fields), S3Shape::Extended)
         };
         let valid = partitioned(json!({})).unwrap();
-        let DestinationTarget::ObjectStore(object) = &valid.spec.target;
+        let object = valid.spec.target.bucket();
         assert_eq!(object.partition_keys.len(), 1);
         assert_eq!(object.buffering.size_mib, 64, "the partitioned default");
         for (extra, says) in [
@@ -624,7 +634,7 @@ mod tests {
     #[test]
     fn defaults_are_aws_defaults() {
         let valid = from_configuration(&config(json!({})), S3Shape::Extended).unwrap();
-        let DestinationTarget::ObjectStore(target) = valid.spec.target;
+        let target = valid.spec.target.bucket().clone();
         assert_eq!(target.bucket, "lake");
         assert_eq!(target.buffering.size_mib, 5);
         assert_eq!(target.buffering.interval_seconds, 300);
@@ -704,7 +714,7 @@ mod tests {
             S3Shape::Legacy,
         )
         .unwrap();
-        let DestinationTarget::ObjectStore(target) = merged.spec.target;
+        let target = merged.spec.target.bucket().clone();
         assert_eq!(target.prefix, "a/");
         assert_eq!(target.buffering.size_mib, 64);
         assert_eq!(target.buffering.interval_seconds, 60);

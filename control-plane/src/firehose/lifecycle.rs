@@ -5,7 +5,10 @@ use fjord_common::stream_ref::Validation;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use fjord_common::firehose::DestinationTarget;
+
 use super::destination::{S3Shape, merge_update};
+use super::http_endpoint::{self, Sealing};
 use super::{Caller, FirehoseAdmin, not_found, required_name, store_error};
 use crate::store::StoreError;
 use crate::store::delivery_streams::{DestinationChange, DestinationChangeError};
@@ -83,10 +86,6 @@ impl UpdateInput {
             ),
             (&self.splunk_destination_update, "SplunkDestinationUpdate"),
             (
-                &self.http_endpoint_destination_update,
-                "HttpEndpointDestinationUpdate",
-            ),
-            (
                 &self.snowflake_destination_update,
                 "SnowflakeDestinationUpdate",
             ),
@@ -151,23 +150,25 @@ pub(super) async fn update_destination(
     validation.finish()?;
     if let Some(what) = input.unsupported() {
         return Err(AwsError::invalid_argument(format!(
-            "{what} is not supported yet by Fjord: only S3 destinations are."
+            "{what} is not supported yet by Fjord: only S3 and HTTP endpoint destinations are."
         )));
     }
     let (update, shape) = match (
         &input.extended_s3_destination_update,
         &input.s3_destination_update,
+        &input.http_endpoint_destination_update,
     ) {
-        (Some(update), None) => (update, S3Shape::Extended),
-        (None, Some(update)) => (update, S3Shape::Legacy),
-        (Some(_), Some(_)) => {
+        (Some(update), None, None) => (update, Some(S3Shape::Extended)),
+        (None, Some(update), None) => (update, Some(S3Shape::Legacy)),
+        (None, None, Some(update)) => (update, None),
+        (None, None, None) => {
             return Err(AwsError::invalid_argument(
-                "Only one destination update may be given: ExtendedS3DestinationUpdate or S3DestinationUpdate.",
+                "A destination update is required: ExtendedS3DestinationUpdate, S3DestinationUpdate or HttpEndpointDestinationUpdate.",
             ));
         }
-        (None, None) => {
+        _ => {
             return Err(AwsError::invalid_argument(
-                "A destination update is required: ExtendedS3DestinationUpdate or S3DestinationUpdate.",
+                "Only one destination update may be given: ExtendedS3DestinationUpdate, S3DestinationUpdate or HttpEndpointDestinationUpdate.",
             ));
         }
     };
@@ -183,7 +184,27 @@ pub(super) async fn update_destination(
     if row.destination_id != destination_id {
         return Err(unknown_destination(&destination_id, &row.name));
     }
-    let merged = merge_update(&row.destination_configuration(), update, shape)?;
+    let stored_target = row.destination().ok_or_else(AwsError::internal)?.target;
+    let merged = match shape {
+        Some(shape) => {
+            if matches!(stored_target, DestinationTarget::HttpEndpoint(_)) {
+                return Err(AwsError::invalid_argument(format!(
+                    "Firehose {} delivers to an HTTP endpoint: update it with HttpEndpointDestinationUpdate (a destination cannot change kind; create a new delivery stream).",
+                    row.name
+                )));
+            }
+            merge_update(&row.destination_configuration(), update, shape)?
+        }
+        None => http_endpoint::merge_update(
+            &row.destination_configuration(),
+            &stored_target,
+            update,
+            Sealing {
+                secret_box: admin.secret_box.as_ref(),
+                delivery_stream_id: row.id,
+            },
+        )?,
+    };
     match admin
         .store
         .change_delivery_destination(

@@ -11,6 +11,7 @@
 pub(crate) mod create;
 mod describe;
 pub(crate) mod destination;
+mod http_endpoint;
 mod lifecycle;
 mod processing;
 mod tags;
@@ -32,6 +33,9 @@ pub use fjord_common::firehose::delivery_stream_arn;
 pub struct FirehoseAdmin {
     pub store: Store,
     pub region: String,
+    /// Seals HTTP endpoint access keys (`None`: built without the master key; an access key
+    /// is then refused).
+    pub secret_box: Option<fjord_common::secret::SecretBox>,
 }
 
 /// The Firehose actions that change state, and so are audited.

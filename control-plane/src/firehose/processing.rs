@@ -75,6 +75,16 @@ pub(crate) fn processors(configuration: Option<&Value>) -> Result<Chain, AwsErro
 }
 
 /// One processor's `Parameters` as (name, value) pairs.
+/// Whether `text` is an http(s) URL with a host and without credentials.
+pub(crate) fn is_http_url(text: &str) -> bool {
+    url::Url::parse(text).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https")
+            && url.host_str().is_some_and(|host| !host.is_empty())
+            && url.username().is_empty()
+            && url.password().is_none()
+    })
+}
+
 fn parameters(processor: &Value) -> Result<Vec<(&str, &str)>, AwsError> {
     let Some(listed) = processor.get("Parameters") else {
         return Ok(Vec::new());
@@ -130,13 +140,7 @@ fn processor(processor: &Value) -> Result<Step, AwsError> {
             ])?;
             let url = value("LambdaArn")
                 .ok_or_else(|| invalid("The Lambda processor needs the LambdaArn parameter."))?;
-            let parsed = url::Url::parse(url).ok().filter(|url| {
-                matches!(url.scheme(), "http" | "https")
-                    && url.host_str().is_some_and(|host| !host.is_empty())
-                    && url.username().is_empty()
-                    && url.password().is_none()
-            });
-            if parsed.is_none() {
+            if !is_http_url(url) {
                 return Err(invalid(format!(
                     "LambdaArn {url}: Fjord calls transformation functions over HTTP with the Lambda contract; give the function's http(s) URL (without credentials)."
                 )));

@@ -11,8 +11,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use async_nats::jetstream::{consumer, stream};
 use fjord_common::firehose::{
-    DeliverySource, DeliveryStreamSpec, DeliveryStreamStatus, DestinationTarget,
-    delivery_stream_arn,
+    DeliverySource, DeliveryStreamSpec, DeliveryStreamStatus, delivery_stream_arn,
 };
 use fjord_common::naming::Names;
 
@@ -184,7 +183,7 @@ pub(crate) async fn spec(
         .destination()
         .context("a delivery stream row holds an unreadable destination spec")?;
     // Where the bucket lives, as the tenant registered it now.
-    let DestinationTarget::ObjectStore(object) = &mut destination.target;
+    let object = destination.target.bucket_mut();
     object.store = match reconciler
         .store
         .bucket_by_name(TenantId(row.tenant_id), &object.bucket)

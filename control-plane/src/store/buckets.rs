@@ -57,7 +57,8 @@ async fn republish_users(
 ) -> StoreResult<()> {
     sqlx::query(
         "UPDATE delivery_streams SET generation = generation + 1, updated_at = now()
-         WHERE tenant_id = $1 AND destination_spec -> 'target' ->> 'bucket' = $2
+         WHERE tenant_id = $1 AND COALESCE(destination_spec -> 'target' ->> 'bucket',
+                                  destination_spec -> 'target' -> 'backup' ->> 'bucket') = $2
            AND status IN ('CREATING', 'ACTIVE')",
     )
     .bind(tenant_id.0)
@@ -204,7 +205,8 @@ impl Store {
             async move {
                 let user: Option<String> = sqlx::query_scalar(
                     "SELECT name FROM delivery_streams
-                     WHERE tenant_id = $1 AND destination_spec -> 'target' ->> 'bucket' = $2
+                     WHERE tenant_id = $1 AND COALESCE(destination_spec -> 'target' ->> 'bucket',
+                                  destination_spec -> 'target' -> 'backup' ->> 'bucket') = $2
                        AND status <> 'DELETING'
                      ORDER BY name LIMIT 1",
                 )

@@ -64,6 +64,8 @@ impl DeliveryStreamRow {
 /// A delivery stream to create, validated by the caller.
 #[derive(Debug, Clone)]
 pub struct NewDeliveryStream {
+    /// Chosen before it is stored: secrets in its destination are sealed for it.
+    pub id: Uuid,
     pub name: String,
     pub delivery_stream_type: String,
     pub source_stream_id: Option<Uuid>,
@@ -125,7 +127,7 @@ impl Store {
     ) -> StoreResult<DeliveryStreamCreation> {
         self.transaction(move |connection| {
             async move {
-                let id = Uuid::now_v7();
+                let id = new_stream.id;
                 if let Some(idempotency) = &idempotency {
                     match claim(
                         connection,

@@ -4,13 +4,24 @@
 //! store retry overwrites the same keys rather than adding copies. Records the chain could
 //! not process go to the error output (`<ErrorOutputPrefix>`, error type `processing-failed`)
 //! as Firehose writes them: one JSON line each with the raw data.
+//!
+//! An HTTP endpoint destination posts each buffer to the endpoint (see [`super::http_endpoint`])
+//! and keeps a backup bucket: what the chain could not process goes there, every buffer too
+//! with `S3BackupMode: AllData`, and so do the records of a request the endpoint did not take
+//! within the retry duration (error output `http-endpoint-failed`), after which the buffer is
+//! done: never dropped, never retried forever.
+
+use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use fjord_common::firehose::{Compression, DeliveryStreamSpec, DestinationTarget, PartitionKey};
+use fjord_common::firehose::{
+    Compression, DeliveryStreamSpec, DestinationTarget, ObjectStoreDestination, PartitionKey,
+};
 
 use super::buffer::{Record, concatenate};
 use super::encode;
+use super::http_endpoint::{EndpointRequest, HTTP_ENDPOINT_FAILED, HttpEndpoint};
 use super::ledger::Entry;
 use super::naming::{KeyPrefix, PartitionValues, object_key};
 use super::process::{FailedRecord, PROCESSING_FAILED, Processed, Processing};
@@ -19,34 +30,85 @@ use super::task::WorkerContext;
 
 /// A delivery stream's destination, checked before delivery starts.
 pub(crate) enum Destination {
-    Object(ObjectDestination),
+    Object(Box<ObjectDestination>),
+    Http(Box<HttpDestination>),
 }
+
+/// Objects by key.
+type Objects = Vec<(String, bytes::Bytes)>;
 
 /// One buffer, ready to send.
 pub(crate) enum Prepared {
     /// Objects by key: the records delivered, and the error output (each may be absent).
-    Objects(Vec<(String, bytes::Bytes)>),
+    Objects(Objects),
+    /// A request to an HTTP endpoint and the backup bucket's objects.
+    Http {
+        /// The error output (and with `AllData`, the records), written before the request.
+        objects: Objects,
+        /// `None`: the chain left no records to post.
+        request: Option<EndpointRequest>,
+        /// The records the request holds, for the error output if it is never taken.
+        records: Vec<Record>,
+        /// Where they go then (`http-endpoint-failed`); chosen once, so retries overwrite.
+        failed_key: String,
+    },
 }
 
 impl Prepared {
     /// What to call it in logs.
     pub(crate) fn describe(&self) -> String {
-        match self {
-            Self::Objects(objects) if objects.is_empty() => "nothing to write".to_owned(),
-            Self::Objects(objects) => objects
+        let objects = |objects: &Objects| {
+            objects
                 .iter()
                 .map(|(key, _)| key.as_str())
                 .collect::<Vec<_>>()
-                .join(", "),
+                .join(", ")
+        };
+        match self {
+            Self::Objects(written) if written.is_empty() => "nothing to write".to_owned(),
+            Self::Objects(written) => objects(written),
+            Self::Http {
+                objects: written,
+                request,
+                ..
+            } => {
+                let mut what = match request {
+                    Some(request) => format!("request {}", request.request_id),
+                    None => "no request".to_owned(),
+                };
+                if !written.is_empty() {
+                    what.push_str(" and ");
+                    what.push_str(&objects(written));
+                }
+                what
+            }
         }
     }
 
     /// The objects it makes, as the ledger notes them.
     pub(crate) fn keys(&self) -> Vec<String> {
         match self {
-            Self::Objects(objects) => objects.iter().map(|(key, _)| key.clone()).collect(),
+            Self::Objects(objects) | Self::Http { objects, .. } => {
+                objects.iter().map(|(key, _)| key.clone()).collect()
+            }
         }
     }
+}
+
+/// Which attempt a send is, and since when the buffer has been tried.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Attempt {
+    pub(crate) number: u32,
+    pub(crate) since: Instant,
+}
+
+/// What a successful send did.
+#[derive(Debug)]
+pub(crate) enum Sent {
+    /// The destination has the records.
+    Delivered,
+    /// The endpoint did not take them within the retry duration: they are in the error output.
+    ToErrorOutput { records: usize, error: String },
 }
 
 /// Why a buffer was not delivered.
@@ -76,54 +138,37 @@ impl Destination {
     /// opened).
     pub(crate) fn new(context: &WorkerContext, spec: &DeliveryStreamSpec) -> anyhow::Result<Self> {
         match &spec.destination.target {
-            DestinationTarget::ObjectStore(destination) => {
-                let prefix = KeyPrefix::parse(&destination.prefix).context("invalid prefix")?;
-                let error_prefix = KeyPrefix::parse_error_output(&destination.error_output_prefix)
-                    .context("invalid error output prefix")?;
-                let sink = match &destination.store {
-                    Some(registered) => {
-                        ObjectSink::registered(registered.open(&context.secret_box).with_context(
-                            || format!("cannot open bucket {}", destination.bucket),
-                        )?)
-                    }
-                    None => ObjectSink::local(
-                        &context.local_root,
-                        &spec.account_id,
-                        &destination.bucket,
-                    )?,
-                };
-                let object = ObjectDestination {
-                    name: spec.name.clone(),
-                    version_id: spec.version_id,
-                    prefix,
-                    error_prefix,
-                    compression: destination.compression,
-                    sink,
-                    processing: (!destination.processors.is_empty())
-                        .then(|| Processing::new(&destination.processors, &spec.arn))
-                        .transpose()?,
-                    partition_keys: destination.partition_keys.clone(),
-                };
-                let sample = object.key(Utc::now());
-                object
-                    .sink
-                    .path(&sample)
-                    .context("the prefix does not make valid object keys")?;
-                Ok(Self::Object(object))
-            }
+            DestinationTarget::ObjectStore(destination) => Ok(Self::Object(Box::new(
+                ObjectDestination::new(context, spec, destination)?,
+            ))),
+            DestinationTarget::HttpEndpoint(http) => Ok(Self::Http(Box::new(HttpDestination {
+                endpoint: HttpEndpoint::new(
+                    http,
+                    spec.delivery_stream_id,
+                    &spec.arn,
+                    &context.secret_box,
+                )?,
+                processing: processing(&http.processors, spec)?,
+                backup: ObjectDestination::new(context, spec, &http.backup)
+                    .context("the backup bucket")?,
+                backup_all_data: http.backup_all_data,
+                retry_duration: Duration::from_secs(u64::from(http.retry_duration_seconds)),
+            }))),
         }
     }
 
     /// The buffer's records through the delivery stream's transformation chain (as they are
     /// when it has none).
     pub(crate) async fn process(&self, records: &[Record]) -> Processed {
-        match self {
-            Self::Object(object) => match &object.processing {
-                Some(processing) => processing.run(records).await,
-                None => Processed {
-                    records: records.to_vec(),
-                    ..Processed::default()
-                },
+        let processing = match self {
+            Self::Object(object) => object.processing.as_ref(),
+            Self::Http(http) => http.processing.as_ref(),
+        };
+        match processing {
+            Some(processing) => processing.run(records).await,
+            None => Processed {
+                records: records.to_vec(),
+                ..Processed::default()
             },
         }
     }
@@ -137,74 +182,93 @@ impl Destination {
         oldest: DateTime<Utc>,
     ) -> Result<Prepared, DeliveryError> {
         match self {
-            Self::Object(object) => {
-                let mut objects = Vec::new();
-                let mut failed = processed.failed.clone();
-                for (keys, records) in object.partitions(&processed.records, &mut failed) {
-                    let oldest = records.iter().map(|r| r.arrival).min().unwrap_or(oldest);
-                    let key = format!(
-                        "{}{}",
-                        object.prefix.evaluate_partition(oldest, &keys),
-                        object.suffix(oldest, object.compression)
-                    );
-                    if object.sink.path(&key).is_err() {
-                        failed.extend(records.into_iter().map(|raw| FailedRecord {
-                            raw,
-                            output_type: PARTITIONING_FAILED,
-                            error_code: "DynamicPartitioning.MetadataExtractionFailed",
-                            message: format!(
-                                "the partition keys {:?} {:?} do not make a valid object key",
-                                keys.from_query, keys.from_function
-                            ),
-                            attempts: 1,
-                            function: None,
-                            failed_at: Utc::now(),
-                        }));
-                        continue;
-                    }
-                    let file = key.rsplit('/').next().unwrap_or(&key);
-                    let entry = file.strip_suffix(".zip").unwrap_or(file);
-                    let body = encode::compress(object.compression, concatenate(&records), entry)
-                        .ok_or_else(|| {
-                        DeliveryError::Permanent(format!(
-                            "cannot compress as {}",
-                            object.compression.as_aws()
-                        ))
-                    })?;
-                    objects.push((key, body.into()));
-                }
-                for output_type in [PROCESSING_FAILED, PARTITIONING_FAILED] {
-                    let of_type: Vec<FailedRecord> = failed
-                        .iter()
-                        .filter(|record| record.output_type == output_type)
-                        .cloned()
-                        .collect();
-                    if of_type.is_empty() {
-                        continue;
-                    }
-                    let key = format!(
-                        "{}{}",
-                        object
-                            .error_prefix
-                            .evaluate_error_output(oldest, output_type),
-                        object.suffix(oldest, Compression::Uncompressed)
-                    );
-                    objects.push((key, error_lines(&of_type).into()));
-                }
-                Ok(Prepared::Objects(objects))
+            Self::Object(object) => Ok(Prepared::Objects(object.objects(
+                &processed.records,
+                processed.failed.clone(),
+                oldest,
+            )?)),
+            Self::Http(http) => {
+                let backed_up: &[Record] = if http.backup_all_data {
+                    &processed.records
+                } else {
+                    &[]
+                };
+                let objects = http
+                    .backup
+                    .objects(backed_up, processed.failed.clone(), oldest)?;
+                let request = if processed.records.is_empty() {
+                    None
+                } else {
+                    Some(http.endpoint.request(&processed.records).ok_or_else(|| {
+                        DeliveryError::Permanent("cannot encode the endpoint request".to_owned())
+                    })?)
+                };
+                Ok(Prepared::Http {
+                    objects,
+                    request,
+                    records: processed.records.clone(),
+                    failed_key: http.backup.error_output_key(oldest, HTTP_ENDPOINT_FAILED),
+                })
             }
         }
     }
 
-    /// Sends a prepared delivery once; returns once the destination has it.
-    pub(crate) async fn send(&self, prepared: &Prepared) -> Result<(), DeliveryError> {
+    /// Sends a prepared delivery once; returns once the destination has it (or, for an
+    /// endpoint that kept failing past its retry duration, the error output has it).
+    pub(crate) async fn send(
+        &self,
+        prepared: &Prepared,
+        attempt: Attempt,
+    ) -> Result<Sent, DeliveryError> {
         match (self, prepared) {
             (Self::Object(object), Prepared::Objects(objects)) => {
-                for (key, body) in objects {
-                    object.sink.put(key, body.clone()).await?;
-                }
-                Ok(())
+                object.put(objects).await?;
+                Ok(Sent::Delivered)
             }
+            (
+                Self::Http(http),
+                Prepared::Http {
+                    objects,
+                    request,
+                    records,
+                    failed_key,
+                },
+            ) => {
+                http.backup.put(objects).await?;
+                let Some(request) = request else {
+                    return Ok(Sent::Delivered);
+                };
+                let error = match http.endpoint.post(request).await {
+                    Ok(()) => return Ok(Sent::Delivered),
+                    Err(error) => error,
+                };
+                if attempt.since.elapsed() < http.retry_duration {
+                    return Err(DeliveryError::Transient(error.to_string()));
+                }
+                let failed_at = Utc::now();
+                let failed: Vec<FailedRecord> = records
+                    .iter()
+                    .map(|raw| FailedRecord {
+                        raw: raw.clone(),
+                        output_type: HTTP_ENDPOINT_FAILED,
+                        error_code: error.code,
+                        message: error.message.clone(),
+                        attempts: attempt.number,
+                        function: None,
+                        failed_at,
+                    })
+                    .collect();
+                http.backup
+                    .put(&[(failed_key.clone(), error_lines(&failed).into())])
+                    .await?;
+                Ok(Sent::ToErrorOutput {
+                    records: records.len(),
+                    error: error.to_string(),
+                })
+            }
+            _ => Err(DeliveryError::Permanent(
+                "a delivery was prepared for another destination".to_owned(),
+            )),
         }
     }
 }
@@ -214,6 +278,9 @@ impl Destination {
     /// destination cannot tell.
     pub(crate) async fn has(&self, entry: &Entry) -> Result<Option<bool>, DeliveryError> {
         match self {
+            // Whether an endpoint has a request cannot be asked: an earlier delivery that
+            // was noted counts.
+            Self::Http(_) => Ok(None),
             Self::Object(object) => {
                 for key in &entry.keys {
                     if !object.sink.exists(key).await? {
@@ -245,7 +312,138 @@ pub(crate) struct ObjectDestination {
     partition_keys: Vec<PartitionKey>,
 }
 
+/// Delivery to an HTTP endpoint, with its backup bucket.
+pub(crate) struct HttpDestination {
+    endpoint: HttpEndpoint,
+    processing: Option<Processing>,
+    backup: ObjectDestination,
+    backup_all_data: bool,
+    retry_duration: Duration,
+}
+
+/// The transformation chain of `processors` (none if empty).
+fn processing(
+    processors: &[fjord_common::firehose::Processor],
+    spec: &DeliveryStreamSpec,
+) -> anyhow::Result<Option<Processing>> {
+    (!processors.is_empty())
+        .then(|| Processing::new(processors, &spec.arn))
+        .transpose()
+}
+
 impl ObjectDestination {
+    /// The bucket `destination` of `spec`'s tenant, checked: its prefixes parse, its store
+    /// opens, and its keys are valid paths.
+    fn new(
+        context: &WorkerContext,
+        spec: &DeliveryStreamSpec,
+        destination: &ObjectStoreDestination,
+    ) -> anyhow::Result<Self> {
+        let prefix = KeyPrefix::parse(&destination.prefix).context("invalid prefix")?;
+        let error_prefix = KeyPrefix::parse_error_output(&destination.error_output_prefix)
+            .context("invalid error output prefix")?;
+        let sink = match &destination.store {
+            Some(registered) => ObjectSink::registered(
+                registered
+                    .open(&context.secret_box)
+                    .with_context(|| format!("cannot open bucket {}", destination.bucket))?,
+            ),
+            None => ObjectSink::local(&context.local_root, &spec.account_id, &destination.bucket)?,
+        };
+        let object = Self {
+            name: spec.name.clone(),
+            version_id: spec.version_id,
+            prefix,
+            error_prefix,
+            compression: destination.compression,
+            sink,
+            processing: processing(&destination.processors, spec)?,
+            partition_keys: destination.partition_keys.clone(),
+        };
+        let sample = object.key(Utc::now());
+        object
+            .sink
+            .path(&sample)
+            .context("the prefix does not make valid object keys")?;
+        Ok(object)
+    }
+
+    /// The objects `records` make (one per dynamic partition) and those of the error output
+    /// for `failed` and for the records whose partition keys cannot be extracted; `oldest` is
+    /// the buffer's oldest record's arrival.
+    fn objects(
+        &self,
+        records: &[Record],
+        mut failed: Vec<FailedRecord>,
+        oldest: DateTime<Utc>,
+    ) -> Result<Objects, DeliveryError> {
+        let mut objects = Vec::new();
+        for (keys, records) in self.partitions(records, &mut failed) {
+            let oldest = records.iter().map(|r| r.arrival).min().unwrap_or(oldest);
+            let key = format!(
+                "{}{}",
+                self.prefix.evaluate_partition(oldest, &keys),
+                self.suffix(oldest, self.compression)
+            );
+            if self.sink.path(&key).is_err() {
+                failed.extend(records.into_iter().map(|raw| FailedRecord {
+                    raw,
+                    output_type: PARTITIONING_FAILED,
+                    error_code: "DynamicPartitioning.MetadataExtractionFailed",
+                    message: format!(
+                        "the partition keys {:?} {:?} do not make a valid object key",
+                        keys.from_query, keys.from_function
+                    ),
+                    attempts: 1,
+                    function: None,
+                    failed_at: Utc::now(),
+                }));
+                continue;
+            }
+            let file = key.rsplit('/').next().unwrap_or(&key);
+            let entry = file.strip_suffix(".zip").unwrap_or(file);
+            let body = encode::compress(self.compression, concatenate(&records), entry)
+                .ok_or_else(|| {
+                    DeliveryError::Permanent(format!(
+                        "cannot compress as {}",
+                        self.compression.as_aws()
+                    ))
+                })?;
+            objects.push((key, body.into()));
+        }
+        for output_type in [PROCESSING_FAILED, PARTITIONING_FAILED] {
+            let of_type: Vec<FailedRecord> = failed
+                .iter()
+                .filter(|record| record.output_type == output_type)
+                .cloned()
+                .collect();
+            if !of_type.is_empty() {
+                objects.push((
+                    self.error_output_key(oldest, output_type),
+                    error_lines(&of_type).into(),
+                ));
+            }
+        }
+        Ok(objects)
+    }
+
+    /// The key of an error output object of `output_type`.
+    fn error_output_key(&self, oldest: DateTime<Utc>, output_type: &str) -> String {
+        format!(
+            "{}{}",
+            self.error_prefix.evaluate_error_output(oldest, output_type),
+            self.suffix(oldest, Compression::Uncompressed)
+        )
+    }
+
+    /// Writes `objects`; returns once the store has them all.
+    async fn put(&self, objects: &[(String, bytes::Bytes)]) -> Result<(), SinkError> {
+        for (key, body) in objects {
+            self.sink.put(key, body.clone()).await?;
+        }
+        Ok(())
+    }
+
     /// Firehose's object name after the prefix.
     fn suffix(&self, oldest: DateTime<Utc>, compression: Compression) -> String {
         object_key(

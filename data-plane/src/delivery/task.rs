@@ -15,13 +15,13 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, AckKind, Message};
 use chrono::Utc;
-use fjord_common::firehose::{DeliveryStreamSpec, DestinationTarget};
+use fjord_common::firehose::DeliveryStreamSpec;
 use fjord_common::naming::Names;
 use tokio_util::sync::CancellationToken;
 
 use super::FIRST_BACKOFF;
 use super::buffer::Buffer;
-use super::destination::{DeliveryError, Destination};
+use super::destination::{Attempt, DeliveryError, Destination, Sent};
 use super::failpoint;
 use super::ledger::{Entry, Ledger};
 use super::metrics::DeliveryMetrics;
@@ -75,9 +75,7 @@ impl DeliveryTask {
         spec: DeliveryStreamSpec,
     ) -> anyhow::Result<Self> {
         let destination = Destination::new(&context, &spec)?;
-        let buffering = match &spec.destination.target {
-            DestinationTarget::ObjectStore(object) => object.buffering,
-        };
+        let buffering = spec.destination.target.buffering();
         Ok(Self {
             interval: Duration::from_secs(u64::from(buffering.interval_seconds)),
             size_bytes: (buffering.size_mib as usize).max(1) * 1024 * 1024,
@@ -277,7 +275,12 @@ impl DeliveryTask {
         let mut backoff = FIRST_BACKOFF;
         let mut last_progress = Instant::now();
         let mut attempt = 1u32;
-        loop {
+        let since = Instant::now();
+        let sent = loop {
+            let this_attempt = Attempt {
+                number: attempt,
+                since,
+            };
             let sent = async {
                 if !noted {
                     ledger
@@ -286,14 +289,14 @@ impl DeliveryTask {
                         .map_err(|error| DeliveryError::Transient(format!("{error:#}")))?;
                     noted = true;
                 }
-                self.destination.send(&prepared).await?;
+                let sent = self.destination.send(&prepared, this_attempt).await?;
                 failpoint::pause_before_ack().await;
-                Ok(())
+                Ok(sent)
             };
             // A slow send must not let AckWait pass: another worker would deliver the same
             // records while this one is still sending them.
             tokio::pin!(sent);
-            let outcome: Result<(), DeliveryError> = loop {
+            let outcome: Result<Sent, DeliveryError> = loop {
                 tokio::select! {
                     outcome = &mut sent => break outcome,
                     _ = tokio::time::sleep(self.heartbeat()) => {
@@ -303,7 +306,7 @@ impl DeliveryTask {
                 }
             };
             match outcome {
-                Ok(()) => break,
+                Ok(sent) => break sent,
                 Err(error) => {
                     self.context.metrics.write_failed();
                     self.context.reporter.failed(
@@ -330,7 +333,7 @@ impl DeliveryTask {
             }
             backoff = (backoff * 2).min(self.context.settings.retry_backoff_max);
             attempt += 1;
-        }
+        };
         let messages = buffer.take();
         for message in &messages {
             // A lost ack means a redelivery: a duplicate, counted when it comes back.
@@ -338,6 +341,22 @@ impl DeliveryTask {
                 tracing::warn!(%error, "cannot acknowledge a delivered record");
             }
         }
+        let (records, bytes) = match sent {
+            Sent::Delivered => (records, bytes),
+            Sent::ToErrorOutput {
+                records: failed,
+                error,
+            } => {
+                self.context.reporter.failed(
+                    &self.spec,
+                    "delivery",
+                    &format!("gave up after the retry duration; the records are in the error output: {error}"),
+                    failed,
+                );
+                tracing::warn!(%what, records = failed, %error, "the endpoint did not take the records within the retry duration; they are in the error output");
+                (records - failed, 0)
+            }
+        };
         self.context.metrics.delivered(records as u64, bytes as u64);
         self.context
             .reporter

@@ -211,11 +211,91 @@ pub struct DestinationSpec {
     pub target: DestinationTarget,
 }
 
-/// What a destination delivers to. New kinds (HTTP endpoint, …) are added as variants.
+/// What a destination delivers to.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum DestinationTarget {
     ObjectStore(ObjectStoreDestination),
+    HttpEndpoint(HttpEndpointDestination),
+}
+
+impl DestinationTarget {
+    /// When a buffer is delivered.
+    pub fn buffering(&self) -> Buffering {
+        match self {
+            Self::ObjectStore(object) => object.buffering,
+            Self::HttpEndpoint(http) => http.buffering,
+        }
+    }
+
+    /// The bucket it writes objects to: the destination itself, or an HTTP endpoint's backup.
+    pub fn bucket(&self) -> &ObjectStoreDestination {
+        match self {
+            Self::ObjectStore(object) => object,
+            Self::HttpEndpoint(http) => &http.backup,
+        }
+    }
+
+    /// [`DestinationTarget::bucket`], to fill in where the bucket lives.
+    pub fn bucket_mut(&mut self) -> &mut ObjectStoreDestination {
+        match self {
+            Self::ObjectStore(object) => object,
+            Self::HttpEndpoint(http) => &mut http.backup,
+        }
+    }
+
+    /// The record transformation chain.
+    pub fn processors(&self) -> &[Processor] {
+        match self {
+            Self::ObjectStore(object) => &object.processors,
+            Self::HttpEndpoint(http) => &http.processors,
+        }
+    }
+}
+
+/// How an HTTP endpoint's request bodies are encoded (`RequestConfiguration.ContentEncoding`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ContentEncoding {
+    #[default]
+    None,
+    Gzip,
+}
+
+/// Delivery to an HTTP endpoint with Firehose's HTTP endpoint delivery contract: each buffer
+/// is one POST of `{requestId, timestamp, records: [{data}]}` (data base64), answered 200
+/// with the same `requestId`. A request that keeps failing is retried for
+/// `retry_duration_seconds`, then its records go to the backup bucket's error output
+/// (`http-endpoint-failed`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpEndpointDestination {
+    /// `EndpointConfiguration.Url`: http(s).
+    pub url: String,
+    /// `EndpointConfiguration.Name` (may be empty).
+    pub name: String,
+    /// `EndpointConfiguration.AccessKey`, sealed for [`http_access_key_context`]; sent verbatim
+    /// as `X-Amz-Firehose-Access-Key`. `None`: the header is not sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_access_key: Option<String>,
+    pub content_encoding: ContentEncoding,
+    /// `RequestConfiguration.CommonAttributes`, sent as `X-Amz-Firehose-Common-Attributes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub common_attributes: Vec<(String, String)>,
+    pub buffering: Buffering,
+    /// `RetryOptions.DurationInSeconds` (0-7200): how long a failing request is retried.
+    pub retry_duration_seconds: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub processors: Vec<Processor>,
+    /// `S3BackupMode: AllData`: every buffer also goes to the backup bucket (else only what
+    /// failed does).
+    pub backup_all_data: bool,
+    /// `S3Configuration`: where failed (or all) records go.
+    pub backup: ObjectStoreDestination,
+}
+
+/// What a delivery stream's HTTP endpoint access key is sealed for.
+pub fn http_access_key_context(delivery_stream_id: Uuid) -> String {
+    format!("delivery-stream:{delivery_stream_id}:http-endpoint-access-key")
 }
 
 /// One delivery stream as gateways and workers see it.

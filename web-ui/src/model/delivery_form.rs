@@ -19,9 +19,36 @@ pub const COMPRESSIONS: [(&str, &str); 5] = [
     ("HADOOP_SNAPPY", "Hadoop-compatible Snappy"),
 ];
 
+/// The largest buffer an HTTP endpoint takes (MiB).
+pub const MAX_HTTP_SIZE_MIB: i64 = 64;
+/// The longest retry duration of an HTTP endpoint (seconds).
+pub const MAX_RETRY_SECONDS: i64 = 7200;
+/// The request encodings of an HTTP endpoint.
+pub const CONTENT_ENCODINGS: [(&str, &str); 2] = [("NONE", "None"), ("GZIP", "GZIP")];
+/// What an HTTP endpoint's backup bucket gets.
+pub const BACKUP_MODES: [(&str, &str); 2] = [
+    ("FailedDataOnly", "Only records the endpoint did not take"),
+    ("AllData", "Every record"),
+];
+
+/// The HTTP endpoint part of a destination; serializes as `HttpEndpointRequest`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewHttpEndpoint {
+    pub url: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_key: Option<String>,
+    pub content_encoding: String,
+    pub retry_duration_seconds: i64,
+    pub backup_mode: String,
+}
+
 /// The destination part of a request; serializes as `DestinationRequest`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewDestination {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_endpoint: Option<NewHttpEndpoint>,
     pub bucket_arn: String,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub prefix: String,
@@ -57,6 +84,14 @@ pub struct DeliveryForm<'a> {
     pub interval_seconds: &'a str,
     pub compression: &'a str,
     pub tags: &'a str,
+    /// `bucket` (default) or `http_endpoint`; the bucket fields are then the backup bucket.
+    pub destination: &'a str,
+    pub endpoint_url: &'a str,
+    pub endpoint_name: &'a str,
+    pub access_key: &'a str,
+    pub content_encoding: &'a str,
+    pub retry_seconds: &'a str,
+    pub backup_mode: &'a str,
 }
 
 pub fn name_error(name: &str) -> Option<String> {
@@ -104,6 +139,27 @@ pub fn size_error(size_mib: &str) -> Option<String> {
     range_error(size_mib, 1, 128, "MiB")
 }
 
+/// The buffer size of an HTTP endpoint destination (at most 64 MiB).
+pub fn http_size_error(size_mib: &str) -> Option<String> {
+    range_error(size_mib, 1, MAX_HTTP_SIZE_MIB, "MiB")
+}
+
+/// An endpoint URL: http(s), with a host, without credentials, up to 1000 characters.
+pub fn endpoint_url_error(url: &str) -> Option<String> {
+    let url = url.trim();
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let host = rest.map(|rest| rest.split(['/', '?', '#']).next().unwrap_or_default());
+    let ok = url.chars().count() <= 1000
+        && host.is_some_and(|host| !host.is_empty() && !host.contains('@'));
+    (!ok).then(|| "An http:// or https:// URL with a host (and no user or password).".to_owned())
+}
+
+pub fn retry_error(seconds: &str) -> Option<String> {
+    range_error(seconds, 0, MAX_RETRY_SECONDS, "seconds")
+}
+
 pub fn interval_error(interval_seconds: &str) -> Option<String> {
     range_error(interval_seconds, 0, 900, "seconds")
 }
@@ -112,6 +168,24 @@ pub fn interval_error(interval_seconds: &str) -> Option<String> {
 pub fn validate(form: &DeliveryForm<'_>) -> Result<NewDeliveryStream, String> {
     let tags = parse_tags(form.tags);
     let from_stream = form.source == "kinesis_stream";
+    let to_endpoint = form.destination == "http_endpoint";
+    let endpoint_problems = [
+        endpoint_url_error(form.endpoint_url),
+        (form.endpoint_name.chars().count() > 256)
+            .then(|| "An endpoint name of at most 256 characters.".to_owned()),
+        (form.access_key.chars().count() > 4096)
+            .then(|| "An access key of at most 4096 characters.".to_owned()),
+        retry_error(form.retry_seconds),
+        http_size_error(form.size_mib),
+        (!CONTENT_ENCODINGS
+            .iter()
+            .any(|(value, _)| *value == form.content_encoding))
+        .then(|| "Pick a request encoding.".to_owned()),
+        (!BACKUP_MODES
+            .iter()
+            .any(|(value, _)| *value == form.backup_mode))
+        .then(|| "Pick what the backup bucket gets.".to_owned()),
+    ];
     let problems: Vec<String> = [
         name_error(form.name),
         (!matches!(form.source, "direct_put" | "kinesis_stream"))
@@ -128,8 +202,16 @@ pub fn validate(form: &DeliveryForm<'_>) -> Result<NewDeliveryStream, String> {
             .any(|(value, _)| *value == form.compression))
         .then(|| "Pick a compression.".to_owned()),
         tags.as_ref().err().cloned(),
+        (!matches!(form.destination, "" | "bucket" | "http_endpoint"))
+            .then(|| "Pick a bucket or an HTTP endpoint as the destination.".to_owned()),
     ]
     .into_iter()
+    .chain(
+        to_endpoint
+            .then_some(endpoint_problems)
+            .into_iter()
+            .flatten(),
+    )
     .flatten()
     .collect();
     if !problems.is_empty() {
@@ -144,6 +226,14 @@ pub fn validate(form: &DeliveryForm<'_>) -> Result<NewDeliveryStream, String> {
         },
         source_stream: from_stream.then(|| form.source_stream.trim().to_owned()),
         destination: NewDestination {
+            http_endpoint: to_endpoint.then(|| NewHttpEndpoint {
+                url: form.endpoint_url.trim().to_owned(),
+                name: Some(form.endpoint_name.trim().to_owned()).filter(|name| !name.is_empty()),
+                access_key: Some(form.access_key.to_owned()).filter(|key| !key.is_empty()),
+                content_encoding: form.content_encoding.to_owned(),
+                retry_duration_seconds: form.retry_seconds.trim().parse().unwrap_or(300),
+                backup_mode: form.backup_mode.to_owned(),
+            }),
             bucket_arn: format!("arn:aws:s3:::{}", form.bucket.trim()),
             prefix: form.prefix.to_owned(),
             error_output_prefix: form.error_output_prefix.to_owned(),
@@ -171,7 +261,58 @@ mod tests {
             interval_seconds: "60",
             compression: "GZIP",
             tags: "team=data",
+            destination: "bucket",
+            endpoint_url: "",
+            endpoint_name: "",
+            access_key: "",
+            content_encoding: "NONE",
+            retry_seconds: "300",
+            backup_mode: "FailedDataOnly",
         }
+    }
+
+    #[test]
+    fn an_http_endpoint_form_becomes_the_api_request() {
+        let request = validate(&DeliveryForm {
+            destination: "http_endpoint",
+            endpoint_url: " https://ingest.example.com/fh ",
+            endpoint_name: "ingest",
+            access_key: "k-1",
+            content_encoding: "GZIP",
+            retry_seconds: "60",
+            backup_mode: "AllData",
+            ..good()
+        })
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(&request.destination.http_endpoint).unwrap(),
+            serde_json::json!({"url": "https://ingest.example.com/fh", "name": "ingest",
+                "access_key": "k-1", "content_encoding": "GZIP",
+                "retry_duration_seconds": 60, "backup_mode": "AllData"})
+        );
+        let problems = validate(&DeliveryForm {
+            destination: "http_endpoint",
+            endpoint_url: "ftp://x",
+            retry_seconds: "7201",
+            size_mib: "65",
+            ..good()
+        })
+        .unwrap_err();
+        for expected in ["An http:// or https:// URL", "0 to 7200", "1 to 64"] {
+            assert!(
+                problems.contains(expected),
+                "{expected} missing: {problems}"
+            );
+        }
+        assert!(endpoint_url_error("http://user@host/").is_some());
+        assert!(endpoint_url_error("http://127.0.0.1:9000/x").is_none());
+        assert!(
+            validate(&good())
+                .unwrap()
+                .destination
+                .http_endpoint
+                .is_none()
+        );
     }
 
     #[test]

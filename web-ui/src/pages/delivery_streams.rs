@@ -13,7 +13,8 @@ use crate::components::{
     DeleteZone, Empty, ErrorNote, ListHeading, Loading, action_error, minute_tick,
 };
 use crate::model::delivery_form::{
-    COMPRESSIONS, bucket_error, error_prefix_error, interval_error, name_error, prefix_error,
+    BACKUP_MODES, COMPRESSIONS, CONTENT_ENCODINGS, bucket_error, endpoint_url_error,
+    error_prefix_error, http_size_error, interval_error, name_error, prefix_error, retry_error,
     size_error,
 };
 use crate::model::format;
@@ -69,7 +70,7 @@ pub fn DeliveryStreamsPage() -> impl IntoView {
                                     <tbody>
                                         {page.items.into_iter().map(|stream| {
                                             let href = format!("/delivery-streams/{}", stream.name);
-                                            let target = format!("s3://{}/{}", stream.destination.bucket, stream.destination.prefix);
+                                            let target = stream.destination.target();
                                             let (source, buffer) = (stream.source_label(), buffering(&stream));
                                             let status_class = format!("status {}", stream.status.to_lowercase());
                                             let created = format::timestamp(&stream.created_at);
@@ -141,14 +142,31 @@ pub fn CreateDeliveryStreamPage() -> impl IntoView {
     let size = RwSignal::new("5".to_owned());
     let interval = RwSignal::new("300".to_owned());
     let tags = RwSignal::new(String::new());
+    let kind = RwSignal::new("bucket".to_owned());
+    let endpoint_url = RwSignal::new(String::new());
+    let retry = RwSignal::new("300".to_owned());
     // Submitting is offered again once the form was touched and is valid.
     let touched = RwSignal::new(false);
+    let to_endpoint = move || kind.get() == "http_endpoint";
+    let endpoint_problem = Signal::derive(move || {
+        to_endpoint()
+            .then(|| endpoint_url_error(&endpoint_url.get()))
+            .flatten()
+    });
+    let retry_problem =
+        Signal::derive(move || to_endpoint().then(|| retry_error(&retry.get())).flatten());
     let name_problem = Signal::derive(move || name_error(&name.get()));
     let bucket_problem = Signal::derive(move || bucket_error(&bucket.get()));
     let prefix_problem = Signal::derive(move || prefix_error(&prefix.get()));
     let error_prefix_problem =
         Signal::derive(move || error_prefix_error(&prefix.get(), &error_prefix.get()));
-    let size_problem = Signal::derive(move || size_error(&size.get()));
+    let size_problem = Signal::derive(move || {
+        if to_endpoint() {
+            http_size_error(&size.get())
+        } else {
+            size_error(&size.get())
+        }
+    });
     let interval_problem = Signal::derive(move || interval_error(&interval.get()));
     let tags_problem = move || parse_tags(&tags.get()).err();
     let invalid = move || {
@@ -160,6 +178,8 @@ pub fn CreateDeliveryStreamPage() -> impl IntoView {
             size_problem.get(),
             interval_problem.get(),
             tags_problem(),
+            endpoint_problem.get(),
+            retry_problem.get(),
         ]
         .iter()
         .any(Option::is_some)
@@ -200,7 +220,45 @@ pub fn CreateDeliveryStreamPage() -> impl IntoView {
                 </label>
             </fieldset>
             <fieldset>
-                <legend>"Destination: bucket"</legend>
+                <legend>"Destination"</legend>
+                <label class="choice">
+                    <input type="radio" name="destination" value="bucket" checked on:change=move |_| kind.set("bucket".to_owned()) />
+                    "Bucket " <span class="hint">"— objects in a bucket"</span>
+                </label>
+                <label class="choice">
+                    <input type="radio" name="destination" value="http_endpoint" on:change=move |_| kind.set("http_endpoint".to_owned()) />
+                    "HTTP endpoint " <span class="hint">"— POSTed with Firehose's HTTP endpoint contract; the bucket below keeps what it does not take"</span>
+                </label>
+            </fieldset>
+            <fieldset>
+                <legend>"HTTP endpoint " <span class="hint">"(for an HTTP endpoint destination)"</span></legend>
+                <Field label="Endpoint URL" name="endpoint_url" value=endpoint_url touched problem=endpoint_problem
+                    hint="http:// or https://, up to 1000 characters." />
+                <label>
+                    "Endpoint name " <span class="hint">"(optional)"</span>
+                    <input type="text" name="endpoint_name" />
+                </label>
+                <label>
+                    "Access key " <span class="hint">"(optional; sent as X-Amz-Firehose-Access-Key, never shown again)"</span>
+                    <input type="password" name="access_key" autocomplete="off" />
+                </label>
+                <label>
+                    "Request encoding"
+                    <select name="content_encoding">
+                        {CONTENT_ENCODINGS.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
+                    </select>
+                </label>
+                <Field label="Retry duration (seconds)" name="retry_seconds" kind="number" value=retry touched problem=retry_problem
+                    hint="0–7200: how long a refused request is retried before its records go to the backup bucket." />
+                <label>
+                    "Backup bucket gets"
+                    <select name="backup_mode">
+                        {BACKUP_MODES.iter().map(|(value, label)| view! { <option value=*value>{*label}</option> }).collect_view()}
+                    </select>
+                </label>
+            </fieldset>
+            <fieldset>
+                <legend>"Bucket " <span class="hint">"(for an HTTP endpoint: its backup bucket)"</span></legend>
                 <Field label="Bucket" name="bucket" value=bucket touched problem=bucket_problem
                     hint="Delivered as arn:aws:s3:::<bucket>; without a configured object store, Fjord's local storage." />
                 <Field label="Prefix (optional)" name="prefix" value=prefix touched problem=prefix_problem
@@ -211,7 +269,7 @@ pub fn CreateDeliveryStreamPage() -> impl IntoView {
             <fieldset>
                 <legend>"Buffering and compression"</legend>
                 <Field label="Buffer size (MiB)" name="size_mib" kind="number" value=size touched problem=size_problem
-                    hint="1–128: an object is written when this much has arrived…" />
+                    hint="1–128 (1–64 for an HTTP endpoint): records are delivered when this much has arrived…" />
                 <Field label="Buffer interval (seconds)" name="interval_seconds" kind="number" value=interval touched problem=interval_problem
                     hint="0–900: …or when the oldest record is this old." />
                 <label>
@@ -308,8 +366,21 @@ fn DeliveryDetails(stream: DeliveryStream) -> impl IntoView {
                 <div class="wide"><dt>"Tags"</dt><dd>{tags}</dd></div>
             </dl>
         </section>
+        {destination.http_endpoint.clone().map(|endpoint| view! {
+            <section aria-labelledby="endpoint">
+                <h2 id="endpoint">"HTTP endpoint"</h2>
+                <dl class="facts">
+                    <div class="wide"><dt>"URL"</dt><dd class="mono">{endpoint.url}</dd></div>
+                    <div><dt>"Name"</dt><dd>{or_dash(&endpoint.name)}</dd></div>
+                    <div><dt>"Access key"</dt><dd>{if endpoint.access_key_set { "Set (never shown)" } else { "None" }}</dd></div>
+                    <div><dt>"Request encoding"</dt><dd>{endpoint.content_encoding}</dd></div>
+                    <div><dt>"Retry duration"</dt><dd>{format!("{} s", endpoint.retry_duration_seconds)}</dd></div>
+                    <div><dt>"Backup mode"</dt><dd>{endpoint.backup_mode}</dd></div>
+                </dl>
+            </section>
+        })}
         <section aria-labelledby="destination">
-            <h2 id="destination">"Destination"</h2>
+            <h2 id="destination">{if destination.http_endpoint.is_some() { "Backup bucket" } else { "Destination" }}</h2>
             <dl class="facts">
                 <div><dt>"Bucket"</dt><dd class="mono">{destination.bucket_arn.clone()}</dd></div>
                 <div><dt>"Prefix"</dt><dd class="mono">{or_dash(&destination.prefix)}</dd></div>

@@ -16,10 +16,14 @@ pub enum DeliverySourceKind {
     KinesisStream,
 }
 
-/// An object store destination. Fields left out take Firehose's defaults.
+/// A destination: a bucket, or with `http_endpoint` an HTTP endpoint whose backup bucket the
+/// bucket fields describe. Fields left out take Firehose's defaults.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DestinationRequest {
+    /// Deliver to this HTTP endpoint (Firehose's `HttpEndpointDestinationConfiguration`);
+    /// the bucket fields are then its backup bucket, for records it does not take.
+    pub http_endpoint: Option<HttpEndpointRequest>,
     /// `arn:aws:s3:::<bucket>`.
     #[schema(example = "arn:aws:s3:::lake")]
     pub bucket_arn: Option<String>,
@@ -31,7 +35,7 @@ pub struct DestinationRequest {
     /// Prefix for records that could not be delivered, up to 1024 characters; required when
     /// `prefix` has expressions.
     pub error_output_prefix: Option<String>,
-    /// Buffer size before delivery, 1-128 MiB (default 5).
+    /// Buffer size before delivery, 1-128 MiB (1-64 for an HTTP endpoint; default 5).
     pub buffering_size_mib: Option<i64>,
     /// Buffer age before delivery, 0-900 seconds (default 300).
     pub buffering_interval_seconds: Option<i64>,
@@ -45,6 +49,29 @@ pub struct DestinationRequest {
     /// (`{"Enabled": true}`); its keys come from a `MetadataExtraction` processor.
     #[schema(value_type = Option<Object>)]
     pub dynamic_partitioning_configuration: Option<serde_json::Value>,
+}
+
+/// An HTTP endpoint destination's endpoint and delivery options.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HttpEndpointRequest {
+    /// The endpoint's http(s) URL, up to 1000 characters (required at creation).
+    #[schema(example = "https://ingest.example.com/firehose")]
+    pub url: Option<String>,
+    /// A display name, 1-256 characters.
+    pub name: Option<String>,
+    /// Sent as `X-Amz-Firehose-Access-Key`, up to 4096 characters. Write-only: sealed, never
+    /// shown; left out on an update it is kept, empty it is removed.
+    pub access_key: Option<String>,
+    /// `NONE` (default) or `GZIP`.
+    pub content_encoding: Option<String>,
+    /// Sent with every request as `X-Amz-Firehose-Common-Attributes` (at most 50).
+    pub common_attributes: Option<BTreeMap<String, String>>,
+    /// How long a failing request is retried before its records go to the backup bucket,
+    /// 0-7200 seconds (default 300).
+    pub retry_duration_seconds: Option<i64>,
+    /// `FailedDataOnly` (default) or `AllData` (every record also goes to the backup bucket).
+    pub backup_mode: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -74,11 +101,15 @@ pub struct UpdateDestinationRequest {
     pub destination: DestinationRequest,
 }
 
-/// An object store destination as configured, with defaults filled in.
+/// A destination as configured, with defaults filled in. For an HTTP endpoint the bucket
+/// fields are its backup bucket's.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DestinationView {
     #[schema(example = "destinationId-000000000001")]
     pub destination_id: String,
+    /// Present when the destination is an HTTP endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_endpoint: Option<HttpEndpointView>,
     pub bucket_arn: String,
     pub bucket: String,
     pub prefix: String,
@@ -90,6 +121,21 @@ pub struct DestinationView {
     pub processors: Vec<ProcessorView>,
     /// Dynamic partitioning keys from the extraction query (empty: not partitioned by query).
     pub partition_keys: Vec<PartitionKeyView>,
+}
+
+/// An HTTP endpoint as configured (its access key is never shown).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HttpEndpointView {
+    pub url: String,
+    pub name: String,
+    /// Whether an access key is configured.
+    pub access_key_set: bool,
+    /// `NONE` or `GZIP`.
+    pub content_encoding: String,
+    pub common_attributes: BTreeMap<String, String>,
+    pub retry_duration_seconds: u32,
+    /// `FailedDataOnly` or `AllData`.
+    pub backup_mode: String,
 }
 
 /// One step of a delivery stream's transformation chain.

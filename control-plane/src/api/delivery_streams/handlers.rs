@@ -90,10 +90,9 @@ async fn create(
     let idempotency = idempotency_key(headers, &fingerprint)?;
     let caller = caller(state, context).await?;
     let role = format!("arn:aws:iam::{}:role/fjord-delivery", caller.account_id);
-    let mut input = json!({
-        "DeliveryStreamName": request.name,
-        "ExtendedS3DestinationConfiguration": destination_input(&request.destination, Some(role.clone())),
-    });
+    let (member, destination) = destination_input(&request.destination, Some(role.clone()), false);
+    let mut input = json!({ "DeliveryStreamName": request.name });
+    input[member] = destination;
     if let Some(tags) = request.tags.filter(|tags| !tags.is_empty()) {
         input["Tags"] = tags_input(&tags);
     }
@@ -313,18 +312,14 @@ pub async fn update_destination(
         context.require(Action::ManageStreams)?;
         let row = find_delivery_stream(&state, &context, &name).await?;
         let caller = caller(&state, &context).await?;
-        run(
-            &state,
-            &caller,
-            "UpdateDestination",
-            json!({
-                "DeliveryStreamName": row.name,
-                "CurrentDeliveryStreamVersionId": request.version_id.to_string(),
-                "DestinationId": DESTINATION_ID,
-                "ExtendedS3DestinationUpdate": destination_input(&request.destination, None),
-            }),
-        )
-        .await?;
+        let (member, destination) = destination_input(&request.destination, None, true);
+        let mut input = json!({
+            "DeliveryStreamName": row.name,
+            "CurrentDeliveryStreamVersionId": request.version_id.to_string(),
+            "DestinationId": DESTINATION_ID,
+        });
+        input[member] = destination;
+        run(&state, &caller, "UpdateDestination", input).await?;
         let row = find_delivery_stream(&state, &context, &name).await?;
         view(&state, &caller, row).await
     }

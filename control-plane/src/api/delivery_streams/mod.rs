@@ -26,7 +26,7 @@ pub use monitoring::*;
 pub use records::*;
 
 use fjord_common::aws_error::{AwsError, AwsErrorKind};
-use fjord_common::firehose::{DestinationTarget, Processor, is_valid_name};
+use fjord_common::firehose::{ContentEncoding, DestinationTarget, Processor, is_valid_name};
 use serde_json::{Map, Value, json};
 
 use crate::api::ApiState;
@@ -43,6 +43,10 @@ fn admin(state: &ApiState) -> FirehoseAdmin {
     FirehoseAdmin {
         store: state.store.clone(),
         region: state.region.clone(),
+        secret_box: state
+            .key_material
+            .as_ref()
+            .map(|material| material.secret_box.clone()),
     }
 }
 
@@ -93,9 +97,115 @@ pub(crate) async fn find_delivery_stream(
         .ok_or_else(Problem::not_found)
 }
 
-/// A REST destination as the Firehose `ExtendedS3DestinationConfiguration`/`…Update`: only
-/// the fields given, plus `role_arn` when `default_role` is given.
-fn destination_input(request: &DestinationRequest, default_role: Option<String>) -> Value {
+/// A REST destination as the Firehose input member it stands for and its value: an
+/// `ExtendedS3Destination…` or `HttpEndpointDestination…` `Configuration` (`update` false)
+/// or `Update`, with only the fields given, plus `role_arn` when `default_role` is given.
+fn destination_input(
+    request: &DestinationRequest,
+    default_role: Option<String>,
+    update: bool,
+) -> (&'static str, Value) {
+    let Some(http) = &request.http_endpoint else {
+        let member = if update {
+            "ExtendedS3DestinationUpdate"
+        } else {
+            "ExtendedS3DestinationConfiguration"
+        };
+        return (member, bucket_input(request, default_role));
+    };
+    let bucket = bucket_input(
+        &DestinationRequest {
+            processing_configuration: None,
+            dynamic_partitioning_configuration: None,
+            buffering_size_mib: None,
+            buffering_interval_seconds: None,
+            http_endpoint: None,
+            ..request.clone()
+        },
+        default_role,
+    );
+    let mut object = Map::new();
+    let mut endpoint = Map::new();
+    for (field, value) in [
+        ("Url", &http.url),
+        ("Name", &http.name),
+        ("AccessKey", &http.access_key),
+    ] {
+        if let Some(value) = value {
+            endpoint.insert(field.to_owned(), json!(value));
+        }
+    }
+    if !endpoint.is_empty() || !update {
+        object.insert("EndpointConfiguration".to_owned(), Value::Object(endpoint));
+    }
+    let mut request_configuration = Map::new();
+    if let Some(encoding) = &http.content_encoding {
+        request_configuration.insert("ContentEncoding".to_owned(), json!(encoding));
+    }
+    if let Some(attributes) = &http.common_attributes {
+        request_configuration.insert(
+            "CommonAttributes".to_owned(),
+            attributes
+                .iter()
+                .map(|(name, value)| json!({"AttributeName": name, "AttributeValue": value}))
+                .collect(),
+        );
+    }
+    if !request_configuration.is_empty() {
+        object.insert(
+            "RequestConfiguration".to_owned(),
+            Value::Object(request_configuration),
+        );
+    }
+    if let Some(seconds) = http.retry_duration_seconds {
+        object.insert(
+            "RetryOptions".to_owned(),
+            json!({"DurationInSeconds": seconds}),
+        );
+    }
+    if let Some(mode) = &http.backup_mode {
+        object.insert("S3BackupMode".to_owned(), json!(mode));
+    }
+    if let Some(processing) = &request.processing_configuration {
+        object.insert("ProcessingConfiguration".to_owned(), processing.clone());
+    }
+    if let Some(partitioning) = &request.dynamic_partitioning_configuration {
+        object.insert(
+            "DynamicPartitioningConfiguration".to_owned(),
+            partitioning.clone(),
+        );
+    }
+    if let Some(hints) = buffering_hints(request) {
+        object.insert("BufferingHints".to_owned(), hints);
+    }
+    if update {
+        if bucket.as_object().is_some_and(|fields| !fields.is_empty()) {
+            object.insert("S3Update".to_owned(), bucket);
+        }
+        ("HttpEndpointDestinationUpdate", Value::Object(object))
+    } else {
+        object.insert("S3Configuration".to_owned(), bucket);
+        (
+            "HttpEndpointDestinationConfiguration",
+            Value::Object(object),
+        )
+    }
+}
+
+/// `BufferingHints` of the fields given.
+fn buffering_hints(request: &DestinationRequest) -> Option<Value> {
+    let mut hints = Map::new();
+    if let Some(size) = request.buffering_size_mib {
+        hints.insert("SizeInMBs".to_owned(), json!(size));
+    }
+    if let Some(interval) = request.buffering_interval_seconds {
+        hints.insert("IntervalInSeconds".to_owned(), json!(interval));
+    }
+    (!hints.is_empty()).then_some(Value::Object(hints))
+}
+
+/// The bucket fields of a REST destination as an S3 destination configuration.
+fn bucket_input(request: &DestinationRequest, default_role: Option<String>) -> Value {
     let mut object = Map::new();
     let mut put = |field: &str, value: Option<Value>| {
         if let Some(value) = value {
@@ -124,15 +234,8 @@ fn destination_input(request: &DestinationRequest, default_role: Option<String>)
         "DynamicPartitioningConfiguration",
         request.dynamic_partitioning_configuration.clone(),
     );
-    let mut hints = Map::new();
-    if let Some(size) = request.buffering_size_mib {
-        hints.insert("SizeInMBs".to_owned(), json!(size));
-    }
-    if let Some(interval) = request.buffering_interval_seconds {
-        hints.insert("IntervalInSeconds".to_owned(), json!(interval));
-    }
-    if !hints.is_empty() {
-        object.insert("BufferingHints".to_owned(), Value::Object(hints));
+    if let Some(hints) = buffering_hints(request) {
+        object.insert("BufferingHints".to_owned(), hints);
     }
     Value::Object(object)
 }
@@ -168,7 +271,30 @@ fn view_with_tags(
     let destination = row
         .destination()
         .ok_or_else(|| Problem::internal(&"a delivery stream holds an unreadable destination"))?;
-    let DestinationTarget::ObjectStore(target) = destination.target;
+    let http_endpoint = match &destination.target {
+        DestinationTarget::HttpEndpoint(http) => Some(HttpEndpointView {
+            url: http.url.clone(),
+            name: http.name.clone(),
+            access_key_set: http.sealed_access_key.is_some(),
+            content_encoding: match http.content_encoding {
+                ContentEncoding::None => "NONE",
+                ContentEncoding::Gzip => "GZIP",
+            }
+            .to_owned(),
+            common_attributes: http.common_attributes.iter().cloned().collect(),
+            retry_duration_seconds: http.retry_duration_seconds,
+            backup_mode: if http.backup_all_data {
+                "AllData"
+            } else {
+                "FailedDataOnly"
+            }
+            .to_owned(),
+        }),
+        DestinationTarget::ObjectStore(_) => None,
+    };
+    let buffering = destination.target.buffering();
+    let processors = destination.target.processors().to_vec();
+    let target = destination.target.bucket().clone();
     Ok(DeliveryStreamView {
         arn: admin(state).arn(caller, &row.name),
         status: row.status.clone(),
@@ -186,15 +312,15 @@ fn view_with_tags(
         version_id: row.version_id,
         destination: DestinationView {
             destination_id: destination.destination_id,
+            http_endpoint,
             bucket_arn: target.bucket_arn,
             bucket: target.bucket,
             prefix: target.prefix,
             error_output_prefix: target.error_output_prefix,
-            buffering_size_mib: target.buffering.size_mib,
-            buffering_interval_seconds: target.buffering.interval_seconds,
+            buffering_size_mib: buffering.size_mib,
+            buffering_interval_seconds: buffering.interval_seconds,
             compression: target.compression.as_aws().to_owned(),
-            processors: target
-                .processors
+            processors: processors
                 .iter()
                 .map(|processor| match processor {
                     Processor::Function {

@@ -21,6 +21,13 @@ pub async fn create_delivery_stream(
     interval_seconds: String,
     compression: String,
     tags: Option<String>,
+    destination: Option<String>,
+    endpoint_url: Option<String>,
+    endpoint_name: Option<String>,
+    access_key: Option<String>,
+    content_encoding: Option<String>,
+    retry_seconds: Option<String>,
+    backup_mode: Option<String>,
     idempotency_key: Option<String>,
 ) -> Result<(), ConsoleError> {
     use super::super::support::*;
@@ -36,6 +43,13 @@ pub async fn create_delivery_stream(
         interval_seconds: &interval_seconds,
         compression: &compression,
         tags: tags.as_deref().unwrap_or_default(),
+        destination: destination.as_deref().unwrap_or("bucket"),
+        endpoint_url: endpoint_url.as_deref().unwrap_or_default(),
+        endpoint_name: endpoint_name.as_deref().unwrap_or_default(),
+        access_key: access_key.as_deref().unwrap_or_default(),
+        content_encoding: content_encoding.as_deref().unwrap_or("NONE"),
+        retry_seconds: retry_seconds.as_deref().unwrap_or("300"),
+        backup_mode: backup_mode.as_deref().unwrap_or("FailedDataOnly"),
     };
     let request = match validate(&form) {
         Ok(request) => request,
