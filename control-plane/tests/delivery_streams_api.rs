@@ -113,6 +113,19 @@ impl TestApp {
         self.call_with(token, method, path, body, None).await
     }
 
+    /// Asserts that `POST path` of `body` is a 400 whose detail says `says`.
+    async fn refused(&self, token: &str, path: &str, body: Value, says: &str) {
+        let (status, refused) = self.call(token, "POST", path, Some(body.clone())).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {refused}");
+        assert!(
+            refused["detail"]
+                .as_str()
+                .unwrap_or_default()
+                .contains(says),
+            "{says}: {refused}"
+        );
+    }
+
     async fn stored(&self) -> Vec<(String, String, i64)> {
         sqlx::query_as("SELECT name, status, version_id FROM delivery_streams ORDER BY name")
             .fetch_all(&self.pool)
@@ -733,22 +746,13 @@ async fn http_endpoint_destinations_are_configured_over_rest_without_showing_the
         ),
         (json!({"http_endpoint": {"url": "https://x/"}}), "bucketARN"),
     ] {
-        let (status, refused) = app
-            .call(
-                &developer,
-                "POST",
-                "/delivery-streams",
-                Some(json!({"name": "refused", "destination": destination})),
-            )
-            .await;
-        assert_eq!(status, StatusCode::BAD_REQUEST, "{destination}: {refused}");
-        assert!(
-            refused["detail"]
-                .as_str()
-                .unwrap_or_default()
-                .contains(says),
-            "{says}: {refused}"
-        );
+        app.refused(
+            &developer,
+            "/delivery-streams",
+            json!({"name": "refused", "destination": destination}),
+            says,
+        )
+        .await;
     }
     let (status, refused) = app
         .call(
@@ -765,4 +769,145 @@ async fn http_endpoint_destinations_are_configured_over_rest_without_showing_the
     );
     let (_, listed) = app.call(&developer, "GET", "/delivery-streams", None).await;
     assert!(!listed.to_string().contains("rest-key-7d2e"));
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn catalog_tables_give_format_conversion_its_columns(pool: PgPool) {
+    let app = TestApp::new(pool).await;
+    let developer = app.token(app.acme, Role::Developer).await;
+    let viewer = app.token(app.acme, Role::Viewer).await;
+    let table = json!({"database": "analytics", "name": "events", "columns": [
+        {"name": "id", "type": "bigint"}, {"name": "name", "type": "varchar(64)"},
+        {"name": "at", "type": "TIMESTAMP"}]});
+    let (status, refused) = app
+        .call(&viewer, "POST", "/tables", Some(table.clone()))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{refused}");
+    let (status, created) = app
+        .call(&developer, "POST", "/tables", Some(table.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert_eq!(
+        created["columns"],
+        json!([{"name": "id", "type": "bigint"}, {"name": "name", "type": "string"},
+               {"name": "at", "type": "timestamp"}])
+    );
+    let (status, _) = app
+        .call(&developer, "POST", "/tables", Some(table.clone()))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    for (body, says) in [
+        (
+            json!({"database": "Analytics", "name": "t", "columns": [{"name": "a", "type": "int"}]}),
+            "names are",
+        ),
+        (
+            json!({"database": "a", "name": "t", "columns": []}),
+            "1 to 1000",
+        ),
+        (
+            json!({"database": "a", "name": "t", "columns": [{"name": "a", "type": "array<int>"}]}),
+            "has type",
+        ),
+        (
+            json!({"database": "a", "name": "t", "columns": [{"name": "a", "type": "int"},
+                                                             {"name": "a", "type": "int"}]}),
+            "named twice",
+        ),
+    ] {
+        app.refused(&developer, "/tables", body, says).await;
+    }
+
+    // A delivery stream converting with it copies its columns; the rules are Firehose's.
+    let conversion = json!({"Enabled": true,
+        "SchemaConfiguration": {"DatabaseName": "analytics", "TableName": "events",
+                                "RoleARN": "arn:aws:iam::123456789012:role/r"},
+        "InputFormatConfiguration": {"Deserializer": {"OpenXJsonSerDe": {}}},
+        "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {"Compression": "GZIP"}}}});
+    let (status, body) = app
+        .call(
+            &developer,
+            "POST",
+            "/delivery-streams",
+            Some(json!({"name": "parquet", "destination": {
+                "bucket_arn": "arn:aws:s3:::lake", "prefix": "events/",
+                "data_format_conversion_configuration": conversion}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(
+        body["destination"]["conversion"],
+        json!({"database": "analytics", "table": "events", "format": "parquet",
+               "compression": "GZIP",
+               "columns": ["id bigint", "name string", "at timestamp"]})
+    );
+    assert_eq!(
+        body["destination"]["buffering_size_mib"], 128,
+        "the converted default"
+    );
+    for (destination, says) in [
+        (
+            json!({"bucket_arn": "arn:aws:s3:::lake", "compression": "GZIP",
+                   "data_format_conversion_configuration": conversion}),
+            "UNCOMPRESSED",
+        ),
+        (
+            json!({"bucket_arn": "arn:aws:s3:::lake", "buffering_size_mib": 5,
+                   "data_format_conversion_configuration": conversion}),
+            "at least 64",
+        ),
+        (
+            json!({"bucket_arn": "arn:aws:s3:::lake",
+                   "data_format_conversion_configuration": {"Enabled": true,
+                       "SchemaConfiguration": {"DatabaseName": "analytics", "TableName": "nope"},
+                       "InputFormatConfiguration": {"Deserializer": {"HiveJsonSerDe": {}}},
+                       "OutputFormatConfiguration": {"Serializer": {"ParquetSerDe": {}}}}}),
+            "does not exist",
+        ),
+    ] {
+        app.refused(
+            &developer,
+            "/delivery-streams",
+            json!({"name": "refused", "destination": destination}),
+            says,
+        )
+        .await;
+    }
+
+    // Replacing or dropping the table leaves the delivery stream's copy as it was.
+    let (status, replaced) = app
+        .call(
+            &developer,
+            "PUT",
+            "/tables/analytics/events",
+            Some(json!({"columns": [{"name": "id", "type": "int"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{replaced}");
+    let (status, _) = app
+        .call(
+            &developer,
+            "PUT",
+            "/tables/analytics/missing",
+            Some(json!({"columns": [{"name": "id", "type": "int"}]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, listed) = app.call(&viewer, "GET", "/tables", None).await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    let (status, _) = app
+        .call(&developer, "DELETE", "/tables/analytics/events", None)
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, _) = app
+        .call(&viewer, "GET", "/tables/analytics/events", None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, described) = app
+        .call(&viewer, "GET", "/delivery-streams/parquet", None)
+        .await;
+    assert_eq!(
+        described["destination"]["conversion"]["columns"],
+        json!(["id bigint", "name string", "at timestamp"])
+    );
 }

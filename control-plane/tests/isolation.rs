@@ -39,6 +39,9 @@ const HTTP_METHODS: [&str; 5] = ["get", "post", "put", "patch", "delete"];
 /// The stream, tag and key tenant A owns.
 const STREAM: &str = "isolated-orders";
 const TAG_KEY: &str = "isolated-tag";
+/// Tenant A's catalog table.
+const TABLE_DATABASE: &str = "isolated";
+const TABLE: &str = "orders";
 
 struct TestApp {
     router: axum::Router,
@@ -183,6 +186,17 @@ impl TestApp {
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{body}");
+        // A catalog table (the one table routes name).
+        let (status, body) = self
+            .call(
+                &owner,
+                "POST",
+                "/api/v1/tables",
+                Some(json!({"database": TABLE_DATABASE, "name": TABLE,
+                            "columns": [{"name": "id", "type": "bigint"}]})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
         let (status, body) = self
             .call(
                 &owner,
@@ -256,9 +270,15 @@ impl TestApp {
                 .fetch_all(&self.pool)
                 .await
                 .unwrap();
+        let tables: Vec<(String, String, String)> = sqlx::query_as(
+            "SELECT database_name, table_name, columns::text FROM catalog_tables ORDER BY 1, 2",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .unwrap();
         json!({"streams": streams, "tags": tags, "keys": keys, "members": members,
                "invitations": invitations, "delivery_streams": delivery_streams,
-               "delivery_tags": delivery_tags, "buckets": buckets})
+               "delivery_tags": delivery_tags, "buckets": buckets, "tables": tables})
     }
 }
 
@@ -280,6 +300,9 @@ fn test_bucket_store() -> Value {
 fn body_for(method: &str, template: &str) -> Option<Value> {
     match (method, template) {
         ("PUT", "/api/v1/buckets/{name}") => Some(test_bucket_store()),
+        ("PUT", "/api/v1/tables/{database}/{name}") => {
+            Some(json!({"columns": [{"name": "other", "type": "string"}]}))
+        }
         ("PUT", path) if path.ends_with("/retention") => Some(json!({"retention_hours": 48})),
         ("PUT", path) if path.ends_with("/tags") => Some(json!({"tags": {"other": "x"}})),
         ("PATCH", path) if path.starts_with("/api/v1/users/") => Some(json!({"role": "viewer"})),
@@ -297,6 +320,11 @@ fn body_for(method: &str, template: &str) -> Option<Value> {
 }
 
 fn fill(template: &str, ids: &Ids) -> String {
+    if template.starts_with("/api/v1/tables/") {
+        return template
+            .replace("{database}", TABLE_DATABASE)
+            .replace("{name}", TABLE);
+    }
     let id = if template.starts_with("/api/v1/users/") {
         &ids.member_id
     } else if template.starts_with("/api/v1/invitations/") {

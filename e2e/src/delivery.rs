@@ -71,6 +71,36 @@ pub async fn put_batch(
     Ok(lines)
 }
 
+/// Puts `count` records tagged `tag` to the Kinesis stream `stream` with `PutRecords` (each a
+/// line `{"<tag>":<i>}` and a newline), with partition keys spread over the shards.
+pub async fn put_to_stream(
+    kinesis: &aws_sdk_kinesis::Client,
+    stream: &str,
+    tag: &str,
+    count: usize,
+) -> anyhow::Result<Vec<String>> {
+    let lines: Vec<String> = (0..count).map(|i| format!("{{\"{tag}\":{i}}}")).collect();
+    for chunk in lines.chunks(500) {
+        let entries = chunk
+            .iter()
+            .map(|line| {
+                aws_sdk_kinesis::types::PutRecordsRequestEntry::builder()
+                    .partition_key(line.as_str())
+                    .data(aws_sdk_kinesis::primitives::Blob::new(format!("{line}\n")))
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let put = kinesis
+            .put_records()
+            .stream_name(stream)
+            .set_records(Some(entries))
+            .send()
+            .await?;
+        anyhow::ensure!(put.failed_record_count() == Some(0), "{put:?}");
+    }
+    Ok(lines)
+}
+
 /// Waits (up to 20 s) until the delivery stream `name` is ACTIVE.
 pub async fn wait_delivery_stream_active(
     client: &aws_sdk_firehose::Client,

@@ -29,6 +29,27 @@ fn contents_under(dir: &Path) -> String {
     text
 }
 
+/// Opens a delivery stream's `page` until it shows ACTIVE (up to 20 s).
+async fn open_when_active(
+    browser: &Browser,
+    page: &str,
+    javascript: bool,
+    name: &str,
+) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        browser.goto(page).await?;
+        if javascript {
+            browser.wait_hydrated().await?;
+        }
+        if browser.body_text().await?.contains("ACTIVE") {
+            return Ok(());
+        }
+        anyhow::ensure!(Instant::now() < deadline, "{name} never became ACTIVE");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
 /// The line after the line `label` in a page's text (a fact's value).
 fn fact_after<'a>(text: &'a str, label: &str) -> Option<&'a str> {
     let mut lines = text.lines().map(str::trim).filter(|line| !line.is_empty());
@@ -76,18 +97,7 @@ async fn delivery_journey(javascript: bool) -> anyhow::Result<()> {
         .wait_for_url(&format!("/delivery-streams/{name}"))
         .await?;
     let page = format!("{base}/delivery-streams/{name}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        browser.goto(&page).await?;
-        if javascript {
-            browser.wait_hydrated().await?;
-        }
-        if browser.body_text().await?.contains("ACTIVE") {
-            break;
-        }
-        anyhow::ensure!(Instant::now() < deadline, "{name} never became ACTIVE");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    open_when_active(&browser, &page, javascript, &name).await?;
     for fact in ["arn:aws:s3:::lake", "console/", "1 MiB or 1 s", "team=data"] {
         browser.wait_for_text(fact).await?;
     }
@@ -235,18 +245,7 @@ async fn endpoint_journey(javascript: bool) -> anyhow::Result<()> {
         .wait_for_url(&format!("/delivery-streams/{name}"))
         .await?;
     let page = format!("{base}/delivery-streams/{name}");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        browser.goto(&page).await?;
-        if javascript {
-            browser.wait_hydrated().await?;
-        }
-        if browser.body_text().await?.contains("ACTIVE") {
-            break;
-        }
-        anyhow::ensure!(Instant::now() < deadline, "{name} never became ACTIVE");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
+    open_when_active(&browser, &page, javascript, &name).await?;
     for fact in [
         endpoint.url.as_str(),
         "Set (never shown)",
@@ -340,6 +339,9 @@ async fn buckets_journey(javascript: bool) -> anyhow::Result<()> {
     browser
         .click_on("details.card form button[type=submit]")
         .await?;
+    // The registration is done once the page lists it (leaving earlier would cancel the
+    // browser's request).
+    browser.wait_for_text("console-lake").await?;
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         browser.goto(&format!("{base}/buckets")).await?;

@@ -8,40 +8,11 @@ use std::collections::BTreeSet;
 use aws_sdk_firehose::types::{
     CompressionFormat, DeliveryStreamType, KinesisStreamSourceConfiguration,
 };
-use aws_sdk_kinesis::primitives::Blob;
-use aws_sdk_kinesis::types::PutRecordsRequestEntry;
-use fjord_e2e::delivery::{delivered_records, s3_destination, wait_delivery_stream_active};
+use fjord_e2e::delivery::{
+    delivered_records, put_to_stream, s3_destination, wait_delivery_stream_active,
+};
 use fjord_e2e::{Fjord, stream_name};
 use futures::StreamExt as _;
-
-/// `count` records tagged `tag`, one per line, with partition keys spread over the shards.
-async fn put_records(
-    kinesis: &aws_sdk_kinesis::Client,
-    stream: &str,
-    tag: &str,
-    count: usize,
-) -> anyhow::Result<Vec<String>> {
-    let lines: Vec<String> = (0..count).map(|i| format!("{{\"{tag}\":{i}}}")).collect();
-    for chunk in lines.chunks(500) {
-        let entries = chunk
-            .iter()
-            .map(|line| {
-                PutRecordsRequestEntry::builder()
-                    .partition_key(line.as_str())
-                    .data(Blob::new(format!("{line}\n")))
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        let put = kinesis
-            .put_records()
-            .stream_name(stream)
-            .set_records(Some(entries))
-            .send()
-            .await?;
-        anyhow::ensure!(put.failed_record_count() == Some(0), "{put:?}");
-    }
-    Ok(lines)
-}
 
 /// The delivery consumers on this installation's JetStream streams.
 async fn delivery_consumers(fjord: &Fjord) -> anyhow::Result<Vec<String>> {
@@ -83,7 +54,7 @@ async fn records_put_to_a_source_stream_after_creation_arrive_once_each() -> any
         .stream_description_summary()
         .map(|summary| summary.stream_arn().to_owned())
         .unwrap_or_default();
-    let before = put_records(&kinesis, &source, "before", 300).await?;
+    let before = put_to_stream(&kinesis, &source, "before", 300).await?;
 
     let name = stream_name("from-clicks");
     firehose
@@ -110,7 +81,7 @@ async fn records_put_to_a_source_stream_after_creation_arrive_once_each() -> any
         "one delivery consumer per shard"
     );
 
-    let after = put_records(&kinesis, &source, "after", 2001).await?;
+    let after = put_to_stream(&kinesis, &source, "after", 2001).await?;
     let dir = root.join(&tenant.account_id).join("lake").join("clicks");
     let delivered = delivered_records(&dir, after.len()).await?;
     let unique: BTreeSet<&String> = delivered.iter().collect();

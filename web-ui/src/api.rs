@@ -333,6 +333,32 @@ pub struct DeliveryDestination {
     pub processors: Vec<DeliveryProcessor>,
     #[serde(default)]
     pub partition_keys: Vec<DeliveryPartitionKey>,
+    /// Present when records are converted to Parquet.
+    #[serde(default)]
+    pub conversion: Option<DeliveryConversion>,
+}
+
+/// Record format conversion (`ConversionView`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryConversion {
+    pub database: String,
+    pub table: String,
+    pub format: String,
+    pub compression: String,
+    pub columns: Vec<String>,
+}
+
+impl DeliveryConversion {
+    /// In words: `Parquet (SNAPPY) with analytics.events: id bigint, …`.
+    pub fn describe(&self) -> String {
+        format!(
+            "Parquet ({}) with {}.{}: {}",
+            self.compression,
+            self.database,
+            self.table,
+            self.columns.join(", ")
+        )
+    }
 }
 
 /// An HTTP endpoint destination's endpoint (`HttpEndpointView`); its key is never shown.

@@ -90,6 +90,7 @@ fn every_field_the_console_reads_is_in_the_api_contract() {
     check::<api::StreamsMetrics>("StreamsMetricsView");
     check::<api::DeliveryDestination>("DestinationView");
     check::<api::DeliveryHttpEndpoint>("HttpEndpointView");
+    check::<api::DeliveryConversion>("ConversionView");
     check::<api::DeliveryStream>("DeliveryStreamView");
     check::<api::Page<api::DeliveryStream>>("DeliveryStreamPage");
     check::<api::PutDeliveryRecordsResponse>("PutDeliveryRecordsResponse");

@@ -20,6 +20,7 @@ pub mod records;
 pub mod reference;
 pub mod streams;
 pub mod switch_tenant;
+pub mod tables;
 pub mod users;
 
 use axum::Router;
@@ -220,6 +221,8 @@ pub(crate) fn cursor_after(
         delivery_streams::delivery_stream_metrics, delivery_streams::delivery_stream_failures,
         buckets::register_bucket, buckets::list_buckets, buckets::describe_bucket,
         buckets::replace_bucket, buckets::delete_bucket,
+        tables::create_table, tables::list_tables, tables::describe_table, tables::replace_table,
+        tables::delete_table,
         metrics::stream_metrics, metrics::streams_metrics,
         users::list_users, users::change_role, users::remove_user, password::change_password,
         invitations::create_invitation, invitations::list_invitations,
@@ -238,6 +241,7 @@ pub(crate) fn cursor_after(
         delivery_streams::CreateDeliveryStreamRequest, delivery_streams::UpdateDestinationRequest,
         delivery_streams::DestinationView, delivery_streams::ProcessorView,
         delivery_streams::HttpEndpointRequest, delivery_streams::HttpEndpointView,
+        delivery_streams::ConversionView,
         delivery_streams::PartitionKeyView, delivery_streams::DeliveryStreamView,
         delivery_streams::DeliveryStreamPage, delivery_streams::DeliveryRecordEntry,
         delivery_streams::PutDeliveryRecordsRequest, delivery_streams::PutDeliveryRecordsResponse,
@@ -246,6 +250,9 @@ pub(crate) fn cursor_after(
         delivery_streams::DeliveryFailurePage,
         buckets::StoreRequest, buckets::RegisterBucketRequest, buckets::StoreView,
         buckets::BucketView, buckets::BucketList,
+        tables::ColumnRequest, tables::CreateTableRequest, tables::ReplaceTableRequest,
+        tables::ColumnView, tables::TableView,
+        tables::TableList,
         metrics::StreamMetricsView, metrics::MetricsPoint, metrics::StreamsMetricsView,
         metrics::StreamSparkline,
         users::MemberView, users::MemberPage, users::ChangeRoleRequest,
@@ -255,7 +262,7 @@ pub(crate) fn cursor_after(
         invitations::CreatedInvitation, invitations::InvitationPage,
     )),
     modifiers(&Security),
-    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"), (name = "streams", description = "Streams, their retention and tags, and the tenant's quotas"), (name = "records", description = "Put, read and tail a stream's records"), (name = "delivery-streams", description = "Delivery streams (Firehose): their destination and tags, and putting records for delivery"), (name = "buckets", description = "Where the buckets delivery streams name live (S3 and S3-compatible, GCS, Azure), with their credentials"), (name = "metrics", description = "Record traffic per stream and minute"), (name = "users", description = "The tenant's members and invitations"))
+    tags((name = "auth", description = "Sign-in and sessions"), (name = "meta", description = "The API itself"), (name = "audit", description = "Who changed what"), (name = "keys", description = "Access keys for the AWS endpoint"), (name = "streams", description = "Streams, their retention and tags, and the tenant's quotas"), (name = "records", description = "Put, read and tail a stream's records"), (name = "delivery-streams", description = "Delivery streams (Firehose): their destination and tags, and putting records for delivery"), (name = "buckets", description = "Where the buckets delivery streams name live (S3 and S3-compatible, GCS, Azure), with their credentials"), (name = "tables", description = "The catalog: the tables whose columns format conversion writes Parquet with"), (name = "metrics", description = "Record traffic per stream and minute"), (name = "users", description = "The tenant's members and invitations"))
 )]
 pub struct ApiDoc;
 
@@ -339,6 +346,9 @@ pub const TENANT_RESOURCE_ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/v1/buckets/{name}"),
     ("PUT", "/api/v1/buckets/{name}"),
     ("DELETE", "/api/v1/buckets/{name}"),
+    ("GET", "/api/v1/tables/{database}/{name}"),
+    ("PUT", "/api/v1/tables/{database}/{name}"),
+    ("DELETE", "/api/v1/tables/{database}/{name}"),
     ("PATCH", "/api/v1/users/{id}"),
     ("DELETE", "/api/v1/users/{id}"),
     ("DELETE", "/api/v1/invitations/{id}"),
@@ -437,6 +447,16 @@ pub fn router(state: ApiState) -> Router {
             get(buckets::describe_bucket)
                 .put(buckets::replace_bucket)
                 .delete(buckets::delete_bucket),
+        )
+        .route(
+            "/tables",
+            get(tables::list_tables).post(tables::create_table),
+        )
+        .route(
+            "/tables/{database}/{name}",
+            get(tables::describe_table)
+                .put(tables::replace_table)
+                .delete(tables::delete_table),
         )
         .route("/metrics/streams", get(metrics::streams_metrics))
         .route("/limits", get(streams::describe_limits))

@@ -228,13 +228,14 @@ pub(crate) async fn plan(
         ));
     }
     let id = Uuid::now_v7();
-    let destination = destination(
+    let mut destination = destination(
         &input,
         Sealing {
             secret_box: admin.secret_box.as_ref(),
             delivery_stream_id: id,
         },
     )?;
+    super::conversion::resolve(admin, caller, &mut destination.spec.target).await?;
     let (source_stream_id, source_configuration) = match (
         delivery_stream_type.as_str(),
         input.kinesis_stream_source_configuration,

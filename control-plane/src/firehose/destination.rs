@@ -23,6 +23,8 @@ pub(crate) const DEFAULT_SIZE_MIB: i64 = 5;
 /// The smallest buffer with dynamic partitioning enabled (AWS: 64 MiB).
 pub(crate) const MIN_PARTITIONED_SIZE_MIB: i64 = 64;
 pub(crate) const DEFAULT_INTERVAL_SECONDS: i64 = 300;
+/// The default buffer with data format conversion enabled (AWS: 128 MiB).
+const DEFAULT_CONVERTED_SIZE_MIB: i64 = 128;
 
 /// Fields of the legacy `S3DestinationConfiguration` (and of `S3DestinationUpdate`).
 const LEGACY_FIELDS: &[&str] = &[
@@ -295,13 +297,14 @@ fn validate(mut object: Map<String, Value>, member: &str) -> Result<ValidDestina
         .dynamic_partitioning_configuration
         .as_ref()
         .is_some_and(enabled);
-    if config
+    let conversion = match config
         .data_format_conversion_configuration
         .as_ref()
-        .is_some_and(enabled)
+        .filter(|given| enabled(given))
     {
-        return Err(not_supported("DataFormatConversionConfiguration"));
-    }
+        Some(given) => Some(super::conversion::parse(given, member)?),
+        None => None,
+    };
     if config.s3_backup_mode.as_deref() == Some("Enabled")
         || config.s3_backup_configuration.is_some()
     {
@@ -351,11 +354,23 @@ fn validate(mut object: Map<String, Value>, member: &str) -> Result<ValidDestina
             "ErrorOutputPrefix cannot be null or empty when Prefix contains expressions.",
         ));
     }
-    let size_mib = hints.size_in_mbs.unwrap_or(if dynamic_partitioning {
+    let size_mib = hints.size_in_mbs.unwrap_or(if conversion.is_some() {
+        DEFAULT_CONVERTED_SIZE_MIB
+    } else if dynamic_partitioning {
         MIN_PARTITIONED_SIZE_MIB
     } else {
         DEFAULT_SIZE_MIB
     });
+    if conversion.is_some() && size_mib < MIN_PARTITIONED_SIZE_MIB {
+        return Err(AwsError::invalid_argument(format!(
+            "BufferingHints.SizeInMBs must be at least {MIN_PARTITIONED_SIZE_MIB} when data format conversion is enabled."
+        )));
+    }
+    if conversion.is_some() && compression != Some(Compression::Uncompressed) {
+        return Err(AwsError::invalid_argument(
+            "CompressionFormat must be UNCOMPRESSED when data format conversion is enabled: the Parquet serializer compresses (ParquetSerDe.Compression).",
+        ));
+    }
     if dynamic_partitioning && size_mib < MIN_PARTITIONED_SIZE_MIB {
         return Err(AwsError::invalid_argument(format!(
             "BufferingHints.SizeInMBs must be at least {MIN_PARTITIONED_SIZE_MIB} when dynamic partitioning is enabled."
@@ -398,6 +413,7 @@ fn validate(mut object: Map<String, Value>, member: &str) -> Result<ValidDestina
                 store: None,
                 processors: chain.processors,
                 partition_keys: chain.partition_keys,
+                conversion,
             }),
         },
     })

@@ -185,7 +185,7 @@ pub(super) async fn update_destination(
         return Err(unknown_destination(&destination_id, &row.name));
     }
     let stored_target = row.destination().ok_or_else(AwsError::internal)?.target;
-    let merged = match shape {
+    let mut merged = match shape {
         Some(shape) => {
             if matches!(stored_target, DestinationTarget::HttpEndpoint(_)) {
                 return Err(AwsError::invalid_argument(format!(
@@ -205,6 +205,7 @@ pub(super) async fn update_destination(
             },
         )?,
     };
+    super::conversion::resolve(admin, caller, &mut merged.spec.target).await?;
     match admin
         .store
         .change_delivery_destination(

@@ -8,6 +8,7 @@
 //! answers in AWS's output shape. The data plane never reads AWS configuration: the store
 //! keeps the normalised [`fjord_common::firehose::DestinationSpec`] the reconciler publishes.
 
+mod conversion;
 pub(crate) mod create;
 mod describe;
 pub(crate) mod destination;

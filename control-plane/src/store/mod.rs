@@ -6,6 +6,7 @@
 pub mod access_keys;
 pub mod audit;
 pub mod buckets;
+pub mod catalog;
 pub mod delivery_metrics;
 pub mod delivery_streams;
 pub mod idempotency;

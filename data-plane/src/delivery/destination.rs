@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 use fjord_common::firehose::{
-    Compression, DeliveryStreamSpec, DestinationTarget, ObjectStoreDestination, PartitionKey,
+    Compression, DeliveryStreamSpec, DestinationTarget, FormatConversion, ObjectStoreDestination,
+    PartitionKey,
 };
 
 use super::buffer::{Record, concatenate};
@@ -24,6 +25,7 @@ use super::encode;
 use super::http_endpoint::{EndpointRequest, HTTP_ENDPOINT_FAILED, HttpEndpoint};
 use super::ledger::Entry;
 use super::naming::{KeyPrefix, PartitionValues, object_key};
+use super::parquet::{self, FORMAT_CONVERSION_FAILED};
 use super::process::{FailedRecord, PROCESSING_FAILED, Processed, Processing};
 use super::sink::{ObjectSink, SinkError};
 use super::task::WorkerContext;
@@ -310,6 +312,8 @@ pub(crate) struct ObjectDestination {
     processing: Option<Processing>,
     /// Dynamic partitioning's keys (empty: one object per buffer).
     partition_keys: Vec<PartitionKey>,
+    /// Records become Parquet with this schema (none: written as they are).
+    conversion: Option<FormatConversion>,
 }
 
 /// Delivery to an HTTP endpoint, with its backup bucket.
@@ -359,6 +363,7 @@ impl ObjectDestination {
             sink,
             processing: processing(&destination.processors, spec)?,
             partition_keys: destination.partition_keys.clone(),
+            conversion: destination.conversion.clone(),
         };
         let sample = object.key(Utc::now());
         object
@@ -380,11 +385,14 @@ impl ObjectDestination {
         let mut objects = Vec::new();
         for (keys, records) in self.partitions(records, &mut failed) {
             let oldest = records.iter().map(|r| r.arrival).min().unwrap_or(oldest);
-            let key = format!(
+            let mut key = format!(
                 "{}{}",
                 self.prefix.evaluate_partition(oldest, &keys),
                 self.suffix(oldest, self.compression)
             );
+            if self.conversion.is_some() {
+                key.push_str(".parquet");
+            }
             if self.sink.path(&key).is_err() {
                 failed.extend(records.into_iter().map(|raw| FailedRecord {
                     raw,
@@ -400,6 +408,30 @@ impl ObjectDestination {
                 }));
                 continue;
             }
+            if let Some(conversion) = &self.conversion {
+                let converted = parquet::convert(conversion, &records).map_err(|error| {
+                    DeliveryError::Permanent(format!("cannot write Parquet: {error}"))
+                })?;
+                let failed_at = Utc::now();
+                failed.extend(
+                    converted
+                        .failed
+                        .into_iter()
+                        .map(|(raw, message)| FailedRecord {
+                            raw,
+                            output_type: FORMAT_CONVERSION_FAILED,
+                            error_code: "DataFormatConversion.MalformedData",
+                            message,
+                            attempts: 1,
+                            function: None,
+                            failed_at,
+                        }),
+                );
+                if let Some(body) = converted.body {
+                    objects.push((key, body.into()));
+                }
+                continue;
+            }
             let file = key.rsplit('/').next().unwrap_or(&key);
             let entry = file.strip_suffix(".zip").unwrap_or(file);
             let body = encode::compress(self.compression, concatenate(&records), entry)
@@ -411,7 +443,11 @@ impl ObjectDestination {
                 })?;
             objects.push((key, body.into()));
         }
-        for output_type in [PROCESSING_FAILED, PARTITIONING_FAILED] {
+        for output_type in [
+            PROCESSING_FAILED,
+            PARTITIONING_FAILED,
+            FORMAT_CONVERSION_FAILED,
+        ] {
             let of_type: Vec<FailedRecord> = failed
                 .iter()
                 .filter(|record| record.output_type == output_type)

@@ -276,6 +276,7 @@ mod tests {
                 store: None,
                 processors: Vec::new(),
                 partition_keys: Vec::new(),
+                conversion: None,
             },
         }
     }

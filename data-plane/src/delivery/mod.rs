@@ -5,7 +5,8 @@
 //! `supervisor` follows the specs, `task` runs one delivery stream (pull, buffer, deliver,
 //! acknowledge), `source` pulls a delivery stream's records (`kinesis_source` from a Kinesis
 //! stream's shards), `buffer` holds a worker's records, `destination` prepares and sends a
-//! buffer (`http_endpoint` posts it to an HTTP endpoint), `naming` makes Firehose's object keys, `encode` compresses, `sink` writes objects,
+//! buffer (`http_endpoint` posts it to an HTTP endpoint), `naming` makes Firehose's object keys, `encode` compresses, `parquet` converts records to
+//! Parquet, `sink` writes objects,
 //! `metrics` counts (duplicates included), `report` tells the control plane (per delivery
 //! stream and minute, and failures).
 
@@ -18,6 +19,7 @@ mod kinesis_source;
 mod ledger;
 mod metrics;
 mod naming;
+mod parquet;
 mod process;
 mod report;
 mod sink;

@@ -182,6 +182,7 @@ impl Installation {
                     store: None,
                     processors: Vec::new(),
                     partition_keys: Vec::new(),
+                    conversion: None,
                 }),
             },
             version_id: 1,

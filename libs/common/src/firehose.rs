@@ -174,6 +174,140 @@ pub struct ObjectStoreDestination {
     /// `MetadataExtraction` processor's query. Empty: not partitioned.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub partition_keys: Vec<PartitionKey>,
+    /// Record format conversion (`DataFormatConversionConfiguration` enabled): JSON records
+    /// become Parquet objects with this schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<FormatConversion>,
+}
+
+/// JSON records to Apache Parquet, with the columns of a table of the tenant's catalog (the
+/// `SchemaConfiguration`'s `DatabaseName`/`TableName`, read when the destination is created or
+/// updated).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FormatConversion {
+    pub database: String,
+    pub table: String,
+    pub columns: Vec<Column>,
+    pub compression: ParquetCompression,
+    /// `ParquetSerDe.PageSizeBytes`.
+    pub page_size_bytes: u32,
+    /// `ParquetSerDe.EnableDictionaryCompression`.
+    pub dictionary: bool,
+    /// `ParquetSerDe.WriterVersion` `V2` (else `V1`).
+    pub writer_v2: bool,
+    /// How JSON keys are matched to columns (`OpenXJsonSerDe`'s options; the Hive SerDe's
+    /// are its defaults).
+    pub case_insensitive: bool,
+    pub dots_to_underscores: bool,
+    /// `ColumnToJsonKeyMappings`: the JSON key a column reads, where it is not its name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub key_mappings: Vec<(String, String)>,
+}
+
+/// `ParquetSerDe.Compression`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ParquetCompression {
+    Uncompressed,
+    Gzip,
+    #[default]
+    Snappy,
+}
+
+impl ParquetCompression {
+    pub fn as_aws(self) -> &'static str {
+        match self {
+            Self::Uncompressed => "UNCOMPRESSED",
+            Self::Gzip => "GZIP",
+            Self::Snappy => "SNAPPY",
+        }
+    }
+
+    pub fn from_aws(text: &str) -> Option<Self> {
+        [Self::Uncompressed, Self::Gzip, Self::Snappy]
+            .into_iter()
+            .find(|c| c.as_aws() == text)
+    }
+}
+
+/// One column of a catalog table.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub kind: ColumnType,
+}
+
+/// The column types format conversion writes (Hive's names, as Glue spells them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    String,
+    Boolean,
+    Tinyint,
+    Smallint,
+    Int,
+    Bigint,
+    Float,
+    Double,
+    Date,
+    Timestamp,
+}
+
+impl ColumnType {
+    /// Every type, in the order the docs list them.
+    pub const ALL: [Self; 10] = [
+        Self::String,
+        Self::Boolean,
+        Self::Tinyint,
+        Self::Smallint,
+        Self::Int,
+        Self::Bigint,
+        Self::Float,
+        Self::Double,
+        Self::Date,
+        Self::Timestamp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::String => "string",
+            Self::Boolean => "boolean",
+            Self::Tinyint => "tinyint",
+            Self::Smallint => "smallint",
+            Self::Int => "int",
+            Self::Bigint => "bigint",
+            Self::Float => "float",
+            Self::Double => "double",
+            Self::Date => "date",
+            Self::Timestamp => "timestamp",
+        }
+    }
+
+    /// A Hive type name: one of [`ColumnType::ALL`], or `integer`, `varchar(n)`, `char(n)`
+    /// (as `int`, `string`); case-insensitive.
+    pub fn parse(text: &str) -> Option<Self> {
+        let text = text.trim().to_ascii_lowercase();
+        if text == "integer" {
+            return Some(Self::Int);
+        }
+        for wrapper in ["varchar(", "char("] {
+            if let Some(length) = text.strip_prefix(wrapper).and_then(|t| t.strip_suffix(')'))
+                && length.parse::<u32>().is_ok_and(|n| n > 0)
+            {
+                return Some(Self::String);
+            }
+        }
+        Self::ALL.into_iter().find(|kind| kind.as_str() == text)
+    }
+}
+
+/// Whether `name` is a catalog database, table or column name: 1-255 of `[a-z0-9_]`.
+pub fn is_valid_catalog_name(name: &str) -> bool {
+    (1..=255).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 /// One dynamic partitioning key: its name and the path to its value in a record's JSON
@@ -361,6 +495,20 @@ mod tests {
     }
 
     #[test]
+    fn column_types_take_hive_names() {
+        for kind in ColumnType::ALL {
+            assert_eq!(ColumnType::parse(kind.as_str()), Some(kind));
+        }
+        assert_eq!(ColumnType::parse("INTEGER"), Some(ColumnType::Int));
+        assert_eq!(ColumnType::parse("varchar(12)"), Some(ColumnType::String));
+        assert_eq!(ColumnType::parse("char(0)"), None);
+        assert_eq!(ColumnType::parse("array<string>"), None);
+        assert!(is_valid_catalog_name("web_events_2"));
+        assert!(!is_valid_catalog_name("Web"));
+        assert!(!is_valid_catalog_name(""));
+    }
+
+    #[test]
     fn record_ids_are_56_digits() {
         assert_eq!(record_id(42).len(), 56);
         assert!(record_id(42).ends_with("042"));
@@ -406,6 +554,21 @@ mod tests {
                         name: "customer".to_owned(),
                         path: vec!["customer".to_owned(), "id".to_owned()],
                     }],
+                    conversion: Some(FormatConversion {
+                        database: "analytics".to_owned(),
+                        table: "events".to_owned(),
+                        columns: vec![Column {
+                            name: "id".to_owned(),
+                            kind: ColumnType::Bigint,
+                        }],
+                        compression: ParquetCompression::Snappy,
+                        page_size_bytes: 1024 * 1024,
+                        dictionary: true,
+                        writer_v2: false,
+                        case_insensitive: true,
+                        dots_to_underscores: false,
+                        key_mappings: Vec::new(),
+                    }),
                 }),
             },
             version_id: 1,

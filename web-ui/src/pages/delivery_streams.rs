@@ -389,6 +389,7 @@ fn DeliveryDetails(stream: DeliveryStream) -> impl IntoView {
                 <div><dt>"Compression"</dt><dd>{destination.compression.clone()}</dd></div>
                 <div class="wide"><dt>"Transformation"</dt><dd class="mono">{destination.transformation()}</dd></div>
                 <div class="wide"><dt>"Dynamic partitioning"</dt><dd class="mono">{destination.partitioning()}</dd></div>
+                <div class="wide"><dt>"Format conversion"</dt><dd class="mono">{destination.conversion.as_ref().map_or_else(|| "–".to_owned(), |conversion| conversion.describe())}</dd></div>
                 <div><dt>"Destination id"</dt><dd class="mono">{destination.destination_id.clone()}</dd></div>
             </dl>
         </section>

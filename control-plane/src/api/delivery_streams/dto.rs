@@ -49,6 +49,10 @@ pub struct DestinationRequest {
     /// (`{"Enabled": true}`); its keys come from a `MetadataExtraction` processor.
     #[schema(value_type = Option<Object>)]
     pub dynamic_partitioning_configuration: Option<serde_json::Value>,
+    /// Record format conversion to Parquet, in Firehose's `DataFormatConversionConfiguration`
+    /// shape; its `SchemaConfiguration` names a table of `/api/v1/tables`.
+    #[schema(value_type = Option<Object>)]
+    pub data_format_conversion_configuration: Option<serde_json::Value>,
 }
 
 /// An HTTP endpoint destination's endpoint and delivery options.
@@ -121,6 +125,23 @@ pub struct DestinationView {
     pub processors: Vec<ProcessorView>,
     /// Dynamic partitioning keys from the extraction query (empty: not partitioned by query).
     pub partition_keys: Vec<PartitionKeyView>,
+    /// Present when records are converted to Parquet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conversion: Option<ConversionView>,
+}
+
+/// Record format conversion as configured: the catalog table whose columns were read when
+/// the destination was last created or updated.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConversionView {
+    pub database: String,
+    pub table: String,
+    /// `parquet`.
+    pub format: String,
+    /// `SNAPPY`, `GZIP` or `UNCOMPRESSED`.
+    pub compression: String,
+    /// The columns written, as `<name> <type>`.
+    pub columns: Vec<String>,
 }
 
 /// An HTTP endpoint as configured (its access key is never shown).
