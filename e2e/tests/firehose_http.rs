@@ -242,7 +242,8 @@ async fn records_reach_the_endpoint_once_each_with_the_contract() -> anyhow::Res
         both.extend(lines(&second.delivered()));
         both
     };
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    // At least once: a record a replaced task held comes back after AckWait at worst.
+    let deadline = std::time::Instant::now() + Duration::from_secs(75);
     while both().len() < sent.len() + after.len() && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
@@ -360,6 +361,35 @@ async fn records_an_endpoint_never_takes_go_to_the_backup_error_output() -> anyh
         "the request was retried before giving up"
     );
     assert!(refusing.delivered().is_empty());
+    // The failed attempts are on record over REST (throttled per delivery stream), without
+    // the key.
+    let admin = fjord.session("acme", "admin").await?;
+    let failures: serde_json::Value = reqwest::Client::new()
+        .get(format!(
+            "{}/api/v1/delivery-streams/{name}/failures",
+            fjord.control_plane_url()
+        ))
+        .bearer_auth(&admin)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let messages: Vec<&str> = failures["items"]
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|item| item["message"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        messages
+            .iter()
+            .any(|message| message.contains("HttpEndpoint.DestinationException")),
+        "{failures}"
+    );
+    assert!(!failures.to_string().contains(ACCESS_KEY));
 
     // A contract violation (the wrong request id) is a failure too; with AllData every
     // record is also in the backup bucket.

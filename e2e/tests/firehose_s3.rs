@@ -3,14 +3,15 @@
 //! it created with the official `aws-sdk-firehose`, records put with `PutRecordBatch` arriving
 //! as objects in that store, checked record for record. A store that stops taking objects
 //! holds delivery up without losing anything: the records arrive once it takes them again,
-//! and the refusals are on record (`…/failures`) beside the delivery metrics.
+//! and the refusals are on record (`…/failures`) beside the delivery metrics. A Kinesis stream
+//! delivers there too.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 use aws_sdk_firehose::types::CompressionFormat;
 use fjord_e2e::delivery::{
-    TestS3, object_records, put_batch, s3_destination, wait_delivery_stream_active,
+    TestS3, object_records, put_batch, put_to_stream, s3_destination, wait_delivery_stream_active,
 };
 use fjord_e2e::{Fjord, stream_name};
 use serde_json::json;
@@ -133,5 +134,63 @@ async fn records_are_delivered_to_a_registered_s3_compatible_bucket() -> anyhow:
         );
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_kinesis_stream_delivers_to_a_registered_s3_compatible_bucket() -> anyhow::Result<()> {
+    let s3 = TestS3::from_env()?;
+    let (fjord, _local_root) = Fjord::start_with_local_objects().await?;
+    let tenant = fjord.create_tenant("acme").await?;
+    let admin = fjord.session("acme", "admin").await?;
+    let kinesis = fjord.client(&tenant);
+    let firehose = fjord.firehose(&tenant);
+    let remote = s3.create_bucket("fjord-e2e-kinesis")?;
+    let registered = reqwest::Client::new()
+        .post(format!("{}/api/v1/buckets", fjord.control_plane_url()))
+        .bearer_auth(&admin)
+        .json(&json!({"name": "s3lake", "store": s3.store(&remote)}))
+        .send()
+        .await?;
+    assert_eq!(registered.status(), 201, "{}", registered.text().await?);
+
+    let source = stream_name("clicks");
+    fjord.create_active_stream(&kinesis, &source, 2).await?;
+    let stream_arn = kinesis
+        .describe_stream_summary()
+        .stream_name(&source)
+        .send()
+        .await?
+        .stream_description_summary()
+        .map(|summary| summary.stream_arn().to_owned())
+        .unwrap_or_default();
+    let name = stream_name("clicks-to-s3");
+    firehose
+        .create_delivery_stream()
+        .delivery_stream_name(&name)
+        .delivery_stream_type(aws_sdk_firehose::types::DeliveryStreamType::KinesisStreamAsSource)
+        .kinesis_stream_source_configuration(
+            aws_sdk_firehose::types::KinesisStreamSourceConfiguration::builder()
+                .kinesis_stream_arn(&stream_arn)
+                .role_arn("arn:aws:iam::123456789012:role/firehose")
+                .build()?,
+        )
+        .extended_s3_destination_configuration(s3_destination(
+            "s3lake",
+            "clicks/",
+            CompressionFormat::Gzip,
+        ))
+        .send()
+        .await?;
+    wait_delivery_stream_active(&firehose, &name).await?;
+    let sent = put_to_stream(&kinesis, &source, "click", 800).await?;
+    let dir = s3.bucket_dir(&remote).join("clicks");
+    let delivered = records_in(&dir, sent.len(), Duration::from_secs(30)).await?;
+    assert_eq!(
+        delivered.iter().collect::<BTreeSet<_>>(),
+        sent.iter().collect::<BTreeSet<_>>(),
+        "the stream's records, in the S3-compatible bucket"
+    );
+    assert_eq!(delivered.len(), sent.len(), "once each");
     Ok(())
 }

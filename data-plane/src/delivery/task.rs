@@ -28,7 +28,8 @@ use super::metrics::DeliveryMetrics;
 use super::report::DeliveryReporter;
 use super::source::Source;
 
-/// Longest a pull waits for records (a pull abandoned at shutdown holds records this long).
+/// Longest a pull waits for records (a stopping task lets its last pull end, so at most this
+/// long).
 const IDLE_PULL: Duration = Duration::from_secs(5);
 /// Shortest pull: JetStream needs some time to answer.
 const MIN_PULL: Duration = Duration::from_millis(100);
@@ -132,26 +133,37 @@ impl DeliveryTask {
                 .max(MIN_PULL);
             let room = self.size_bytes.saturating_sub(buffer.bytes());
             let (records_before, bytes_before) = (buffer.len(), buffer.bytes());
-            tokio::select! {
-                _ = cancel.cancelled() => break,
-                fetched = source.fetch(&self.context, wait, room, &mut buffer) => match fetched {
-                    Ok(()) => {
-                        backoff = FIRST_BACKOFF;
-                        self.context.reporter.read(
-                            &self.spec,
-                            buffer.len() - records_before,
-                            buffer.bytes() - bytes_before,
-                        );
+            let fetched = {
+                let fetch = source.fetch(&self.context, wait, room, &mut buffer);
+                tokio::pin!(fetch);
+                tokio::select! {
+                    fetched = &mut fetch => fetched,
+                    // A pull abandoned now would strand the records it brings until AckWait
+                    // (a spec change would hold them back a minute): let it end (within
+                    // `wait`), and deliver what it brought below.
+                    _ = cancel.cancelled() => fetch.await,
+                }
+            };
+            match fetched {
+                Ok(()) => {
+                    backoff = FIRST_BACKOFF;
+                    self.context.reporter.read(
+                        &self.spec,
+                        buffer.len() - records_before,
+                        buffer.bytes() - bytes_before,
+                    );
+                }
+                Err(error) => {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "cannot pull records; retrying"
+                    );
+                    tokio::select! {
+                        _ = cancel.cancelled() => break,
+                        _ = tokio::time::sleep(backoff) => {}
                     }
-                    Err(error) => {
-                        tracing::warn!(error = format!("{error:#}"), "cannot pull records; retrying");
-                        tokio::select! {
-                            _ = cancel.cancelled() => break,
-                            _ = tokio::time::sleep(backoff) => {}
-                        }
-                        backoff = (backoff * 2).min(self.context.settings.retry_backoff_max);
-                    }
-                },
+                    backoff = (backoff * 2).min(self.context.settings.retry_backoff_max);
+                }
             }
         }
         if !buffer.is_empty() {
